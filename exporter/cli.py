@@ -1,0 +1,236 @@
+"""The `tps-exporter` command: run the exporter, check an inventory, or probe one device."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from exporter import __version__, logs
+from exporter.exposition.web import make_app
+from exporter.inventory.load import load
+from exporter.inventory.model import Config, Device, Inventory
+from exporter.inventory.nodes import ConfigLoadError
+from exporter.pollers.icmp import IcmpPoller
+from exporter.pollers.icmp_socket import IcmpPermissionError, IcmpTransport, SocketMode
+from exporter.pollers.resolver import Resolver
+from exporter.runtime import Exporter, Source
+
+log = logging.getLogger("tps_exporter")
+
+DEFAULT_CONFIG = Path("tps-exporter.yml")
+DEFAULT_LISTEN = ":9811"
+EXIT_CONFIG, EXIT_PERMISSION, EXIT_USAGE = 1, 2, 64
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the chosen command."""
+    args = _parser().parse_args(argv)
+    logs.setup(args.log_level, args.log_format)
+    source = _source(args)
+    if args.command == "check":
+        return _check(source)
+    if args.command == "probe":
+        return asyncio.run(_probe(source, args.device_id, args.icmp_socket))
+    return asyncio.run(_serve(source, args.web_listen_address, args.icmp_socket))
+
+
+def _common(parser: argparse.ArgumentParser, default: object) -> None:
+    """Add the flags every command takes; subcommands default to SUPPRESS to keep main's value."""
+
+    def d(value: object) -> object:
+        return value if default is None else default
+
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        type=Path,
+        default=d(None),
+        help="exporter configuration (default: tps-exporter.yml if present)",
+    )
+    parser.add_argument(
+        "--targets",
+        dest="targets",
+        type=Path,
+        action="append",
+        default=d([]),
+        help="inventory file or directory; repeatable; overrides the config's",
+    )
+    parser.add_argument(
+        "--log.level", dest="log_level", choices=list(logs.LEVELS), default=d("info")
+    )
+    parser.add_argument(
+        "--log.format", dest="log_format", choices=["logfmt", "json"], default=d("logfmt")
+    )
+    parser.add_argument("--icmp.socket", dest="icmp_socket", choices=["auto", "dgram", "raw"],
+                        default=d("auto"),
+                        help="auto: unprivileged datagram socket, else raw")  # fmt: skip
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tps-exporter",
+        description="Poll the devices that connect polling stations (TPS) and export their "
+        "state to Prometheus.",
+    )
+    parser.add_argument("--version", action="version", version=f"tps-exporter {__version__}")
+    parser.add_argument("--web.listen-address", dest="web_listen_address", default=DEFAULT_LISTEN,
+                        help=f"where to serve /metrics (default {DEFAULT_LISTEN})")  # fmt: skip
+    _common(parser, None)
+    parser.set_defaults(command="run")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    check = commands.add_parser("check", help="validate the configuration and inventory")
+    _common(check, argparse.SUPPRESS)
+    probe = commands.add_parser("probe", help="poll one device now and print what came back")
+    probe.add_argument("device_id", metavar="DEVICE_ID")
+    _common(probe, argparse.SUPPRESS)
+    return parser
+
+
+def _source(args: argparse.Namespace) -> Source:
+    config_file = args.config_file
+    if config_file is None and not args.targets and DEFAULT_CONFIG.is_file():
+        config_file = DEFAULT_CONFIG
+    return Source(config_file, tuple(args.targets))
+
+
+def _load_or_report(source: Source) -> tuple[Config, Inventory] | None:
+    try:
+        return load(source.config_file, source.targets)
+    except ConfigLoadError as exc:
+        print(f"{len(exc.errors)} error(s) in the configuration or inventory:", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error}", file=sys.stderr)
+        return None
+
+
+def _check(source: Source) -> int:
+    loaded = _load_or_report(source)
+    if loaded is None:
+        return EXIT_CONFIG
+    _config, inventory = loaded
+    blank = sum(1 for s in inventory.sites.values() if s.is_blank_spot)
+    print(
+        f"OK: {len(inventory.sites)} TPS ({blank} blank spots) and {len(inventory.devices)} "
+        f"devices in {len(inventory.files)} file(s)"
+    )
+    return 0
+
+
+async def _probe(source: Source, device_id: str, mode: SocketMode) -> int:
+    loaded = _load_or_report(source)
+    if loaded is None:
+        return EXIT_CONFIG
+    config, inventory = loaded
+    device = inventory.devices.get(device_id)
+    if device is None:
+        print(f"no device {device_id!r} in the inventory", file=sys.stderr)
+        return EXIT_USAGE
+    transport = _open_transport(mode)
+    if transport is None:
+        return EXIT_PERMISSION
+    resolver = Resolver(config.resolver.refresh_interval, config.resolver.timeout)
+    try:
+        result = await IcmpPoller(transport, resolver).poll(device)
+    finally:
+        transport.close()
+        resolver.close()
+    print(_describe(device))
+    print(f"icmp     {result.address or '-'}: {result.received}/{result.sent} replies, "
+          f"loss {result.loss_ratio:.0%}")  # fmt: skip
+    if result.rtts:
+        rtts = " ".join(f"{r * 1000:.3f}" for r in result.rtts)
+        print(f"rtt      {rtts} ms (min {result.rtt_min:.6f}s avg {result.rtt_avg:.6f}s "
+              f"max {result.rtt_max:.6f}s jitter {result.jitter or 0:.6f}s)")  # fmt: skip
+    if result.failure is not None:
+        print(f"failure  {result.failure.value} {result.detail}".rstrip())
+    return 0 if result.ok else 1
+
+
+def _describe(device: Device) -> str:
+    s = device.icmp
+    return (
+        f"device   {device.id} ({device.kind.value}, {device.operator or 'no operator'}) "
+        f"defined at {device.origin}\n"
+        f"address  {device.address} (family {device.family.value})\n"
+        f"settings {s.count} echoes {s.spacing:g}s apart, timeout {s.timeout:g}s, "
+        f"every {s.interval:g}s; adequate: loss <= {s.max_loss_ratio:g}, rtt <= {s.max_rtt:g}s"
+    )
+
+
+def _open_transport(mode: SocketMode) -> IcmpTransport | None:
+    transport = IcmpTransport(mode)
+    try:
+        transport.open()
+    except IcmpPermissionError as exc:
+        print(exc, file=sys.stderr)
+        return None
+    return transport
+
+
+def parse_listen_address(text: str) -> tuple[str | None, int]:
+    """Split `host:port`, `[v6]:port` or `:port` (all interfaces)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"invalid --web.listen-address {text!r}; expected host:port or :port")
+    host = host.strip("[]")
+    return (host or None), int(port)
+
+
+async def _serve(source: Source, listen: str, mode: SocketMode) -> int:
+    try:
+        host, port = parse_listen_address(listen)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    loaded = _load_or_report(source)
+    if loaded is None:
+        return EXIT_CONFIG
+    transport = _open_transport(mode)
+    if transport is None:
+        return EXIT_PERMISSION
+    exporter = Exporter(source, *loaded, transport)
+    exporter.stats.socket_kinds = transport.socket_kinds
+    runner = web.AppRunner(make_app(exporter), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        print(f"cannot listen on {listen}: {exc.strerror or exc}", file=sys.stderr)
+        await runner.cleanup()
+        transport.close()
+        return EXIT_USAGE
+    exporter.start()
+    log.info("listening", extra={"address": listen, "sockets": transport.socket_kinds})
+    await _wait_for_signals(exporter)
+    log.info("shutting down")
+    await exporter.stop()
+    await runner.cleanup()
+    transport.close()
+    return 0
+
+
+async def _wait_for_signals(exporter: Exporter) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    reloads: set[asyncio.Task[list[str]]] = set()
+
+    def reload() -> None:
+        task = loop.create_task(exporter.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    await stop.wait()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

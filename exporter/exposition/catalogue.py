@@ -1,0 +1,301 @@
+"""Every metric the exporter exposes, declared once: rules, dashboards and tests refer to this."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+NAMESPACE = "tps"
+
+
+class Type(enum.StrEnum):
+    """The Prometheus metric types used here (an `_info` metric is a gauge of value 1)."""
+
+    GAUGE = "gauge"
+    COUNTER = "counter"
+    HISTOGRAM = "histogram"
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One metric family: its name, what it means, its labels and its unit."""
+
+    name: str
+    type: Type
+    help: str
+    labels: tuple[str, ...] = ()
+    unit: str = ""
+
+    def series_names(self) -> tuple[str, ...]:
+        """Return the sample names this family produces (histograms have three)."""
+        if self.type is Type.HISTOGRAM:
+            return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
+        return (self.name,)
+
+
+SITE_LABELS = (
+    "site",
+    "name",
+    "province",
+    "province_code",
+    "regency",
+    "regency_code",
+    "district",
+    "district_code",
+    "village",
+    "village_code",
+    "timezone",
+    "zone",
+    "latitude",
+    "longitude",
+)
+DEVICE_LABELS = ("device", "name", "kind", "operator", "address", "family", "parent")
+
+# Sites: one `_info` series carries the place; the others stay lean and join on `site`.
+SITE_INFO = Metric(
+    "tps_site_info",
+    Type.GAUGE,
+    "Metadata of a TPS: its place in the hierarchy, time zone and coordinates.",
+    SITE_LABELS,
+)
+SITE_DEVICE_INFO = Metric(
+    "tps_site_device_info",
+    Type.GAUGE,
+    "A device a TPS can send its results through (any one working is enough).",
+    ("site", "device"),
+)
+SITE_UP = Metric(
+    "tps_site_up",
+    Type.GAUGE,
+    "Whether a TPS can reach the network now (1 up or degraded, 0 otherwise).",
+    ("site",),
+)
+SITE_STATUS = Metric(
+    "tps_site_status",
+    Type.GAUGE,
+    "The current status of a TPS (up, degraded, down, blank_spot, no_data) and why; always 1.",
+    ("site", "status", "reason"),
+)
+SITE_STATUS_SINCE = Metric(
+    "tps_site_status_since_timestamp_seconds",
+    Type.GAUGE,
+    "When a TPS entered its current status, as a Unix time.",
+    ("site",),
+    "seconds",
+)
+SITES = Metric("tps_sites", Type.GAUGE, "Number of TPS in each status.", ("status",))
+
+# Devices.
+DEVICE_INFO = Metric(
+    "tps_device_info",
+    Type.GAUGE,
+    "Metadata of a device: kind, operator, address and parent device.",
+    DEVICE_LABELS,
+)
+DEVICE_UP = Metric(
+    "tps_device_up",
+    Type.GAUGE,
+    "Whether a device answers now (1 up or degraded, 0 otherwise).",
+    ("device",),
+)
+DEVICE_STATUS = Metric(
+    "tps_device_status",
+    Type.GAUGE,
+    "The current status of a device (up, degraded, down, unreachable, unknown) and why; always 1.",
+    ("device", "status", "reason"),
+)
+DEVICE_STATUS_SINCE = Metric(
+    "tps_device_status_since_timestamp_seconds",
+    Type.GAUGE,
+    "When a device entered its current status, as a Unix time.",
+    ("device",),
+    "seconds",
+)
+DEVICE_FAILURES = Metric(
+    "tps_device_consecutive_failures",
+    Type.GAUGE,
+    "Polls in a row that got no answer from a device.",
+    ("device",),
+)
+DEVICE_LAST_SUCCESS = Metric(
+    "tps_device_last_success_timestamp_seconds",
+    Type.GAUGE,
+    "When a device last answered a poll, as a Unix time.",
+    ("device",),
+    "seconds",
+)
+DEVICE_LAST_POLL = Metric(
+    "tps_device_last_poll_timestamp_seconds",
+    Type.GAUGE,
+    "When a device's last poll finished, as a Unix time.",
+    ("device",),
+    "seconds",
+)
+DEVICES = Metric("tps_devices", Type.GAUGE, "Number of devices in each status.", ("status",))
+
+# ICMP measurements of the last poll of each device.
+ICMP_RTT = Metric(
+    "tps_icmp_rtt_seconds",
+    Type.GAUGE,
+    "Round-trip time of the last poll's echoes: min, avg or max.",
+    ("device", "stat"),
+    "seconds",
+)
+ICMP_LOSS = Metric(
+    "tps_icmp_loss_ratio",
+    Type.GAUGE,
+    "Share of the last poll's echoes that got no reply in time.",
+    ("device",),
+    "ratio",
+)
+ICMP_JITTER = Metric(
+    "tps_icmp_jitter_seconds",
+    Type.GAUGE,
+    "Mean difference between successive round trips in the last poll.",
+    ("device",),
+    "seconds",
+)
+ICMP_REQUESTS = Metric(
+    "tps_icmp_echo_requests_total", Type.COUNTER, "Echo requests sent to a device.", ("device",)
+)
+ICMP_REPLIES = Metric(
+    "tps_icmp_echo_replies_total",
+    Type.COUNTER,
+    "Echo replies received from a device in time.",
+    ("device",),
+)
+
+# The exporter itself.
+POLLS = Metric(
+    "tps_polls_total",
+    Type.COUNTER,
+    "Device polls completed, by protocol and result (success, failure).",
+    ("protocol", "result"),
+)
+POLL_ERRORS = Metric(
+    "tps_poll_errors_total",
+    Type.COUNTER,
+    "Polls that got no answer, by protocol and reason.",
+    ("protocol", "reason"),
+)
+POLL_DURATION = Metric(
+    "tps_poll_duration_seconds",
+    Type.HISTOGRAM,
+    "Time one poll of one device took, first request to last reply or deadline.",
+    ("protocol",),
+    "seconds",
+)
+POLL_LAG = Metric(
+    "tps_poll_lag_seconds",
+    Type.HISTOGRAM,
+    "How late polls started against their schedule.",
+    ("protocol",),
+    "seconds",
+)
+POLL_OVERDUE = Metric(
+    "tps_poll_overdue_seconds",
+    Type.GAUGE,
+    "How long the most overdue poll has been waiting to start (0 when on schedule).",
+    ("protocol",),
+    "seconds",
+)
+POLLS_SKIPPED = Metric(
+    "tps_polls_skipped_total",
+    Type.COUNTER,
+    "Polls not started because the device's previous poll was still running.",
+    ("protocol",),
+)
+ICMP_SOCKET_INFO = Metric(
+    "tps_icmp_socket_info",
+    Type.GAUGE,
+    "The kind of ICMP socket in use per address family (dgram or raw).",
+    ("family", "kind"),
+)
+CONFIG_RELOAD_OK = Metric(
+    "tps_config_last_reload_successful",
+    Type.GAUGE,
+    "Whether the last configuration and inventory reload succeeded.",
+)
+CONFIG_RELOAD_TIME = Metric(
+    "tps_config_last_reload_success_timestamp_seconds",
+    Type.GAUGE,
+    "When the configuration and inventory were last loaded successfully, as a Unix time.",
+    (),
+    "seconds",
+)
+CONFIG_RELOADS = Metric(
+    "tps_config_reloads_total",
+    Type.COUNTER,
+    "Reload attempts, by result (success, failure).",
+    ("result",),
+)
+BUILD_INFO = Metric(
+    "tps_build_info",
+    Type.GAUGE,
+    "Version of tps-exporter and of the Python that runs it.",
+    ("version", "python_version"),
+)
+
+# The process, under the names every Prometheus client library uses.
+PROCESS_CPU = Metric(
+    "process_cpu_seconds_total",
+    Type.COUNTER,
+    "Total user and system CPU time spent in seconds.",
+    (),
+    "seconds",
+)
+PROCESS_RSS = Metric(
+    "process_resident_memory_bytes", Type.GAUGE, "Resident memory size in bytes.", (), "bytes"
+)
+PROCESS_START = Metric(
+    "process_start_time_seconds",
+    Type.GAUGE,
+    "Start time of the process since unix epoch in seconds.",
+    (),
+    "seconds",
+)
+PROCESS_FDS = Metric("process_open_fds", Type.GAUGE, "Number of open file descriptors.")
+
+CATALOGUE: tuple[Metric, ...] = (
+    SITE_INFO,
+    SITE_DEVICE_INFO,
+    SITE_UP,
+    SITE_STATUS,
+    SITE_STATUS_SINCE,
+    SITES,
+    DEVICE_INFO,
+    DEVICE_UP,
+    DEVICE_STATUS,
+    DEVICE_STATUS_SINCE,
+    DEVICE_FAILURES,
+    DEVICE_LAST_SUCCESS,
+    DEVICE_LAST_POLL,
+    DEVICES,
+    ICMP_RTT,
+    ICMP_LOSS,
+    ICMP_JITTER,
+    ICMP_REQUESTS,
+    ICMP_REPLIES,
+    POLLS,
+    POLL_ERRORS,
+    POLL_DURATION,
+    POLL_LAG,
+    POLL_OVERDUE,
+    POLLS_SKIPPED,
+    ICMP_SOCKET_INFO,
+    CONFIG_RELOAD_OK,
+    CONFIG_RELOAD_TIME,
+    CONFIG_RELOADS,
+    BUILD_INFO,
+    PROCESS_CPU,
+    PROCESS_RSS,
+    PROCESS_START,
+    PROCESS_FDS,
+)
+
+BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOGUE}
+
+
+def series_names() -> set[str]:
+    """Return every sample name the exporter can produce, for checking rules and dashboards."""
+    return {name for metric in CATALOGUE for name in metric.series_names()}

@@ -1,0 +1,75 @@
+"""The HTTP surface: /metrics, health and readiness, and reload, in the Prometheus style."""
+
+from __future__ import annotations
+
+import gzip
+import html
+
+from aiohttp import web
+
+from exporter import __version__
+from exporter.exposition.render import CONTENT_TYPE, render
+from exporter.runtime import Exporter
+
+EXPORTER_KEY = web.AppKey("exporter", Exporter)
+# Small scrapes are not worth compressing; large ones shrink about tenfold.
+_GZIP_MIN_BYTES = 4096
+
+
+def make_app(exporter: Exporter) -> web.Application:
+    """Return the web application serving one exporter."""
+    app = web.Application(client_max_size=64 * 1024)
+    app[EXPORTER_KEY] = exporter
+    app.router.add_get("/", _landing)
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/-/healthy", _healthy)
+    app.router.add_get("/-/ready", _ready)
+    app.router.add_post("/-/reload", _reload)
+    app.router.add_put("/-/reload", _reload)
+    return app
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = render(request.app[EXPORTER_KEY].store, request.app[EXPORTER_KEY].stats)
+    headers = {"Content-Type": CONTENT_TYPE}
+    if len(body) >= _GZIP_MIN_BYTES and "gzip" in request.headers.get("Accept-Encoding", ""):
+        body = gzip.compress(body, compresslevel=1)
+        headers["Content-Encoding"] = "gzip"
+    return web.Response(body=body, headers=headers)
+
+
+async def _healthy(_request: web.Request) -> web.Response:
+    return web.Response(text="tps-exporter is Healthy.\n")
+
+
+async def _ready(request: web.Request) -> web.Response:
+    if not request.app[EXPORTER_KEY].ready:
+        return web.Response(status=503, text="tps-exporter is not ready.\n")
+    return web.Response(text="tps-exporter is Ready.\n")
+
+
+async def _reload(request: web.Request) -> web.Response:
+    errors = await request.app[EXPORTER_KEY].reload()
+    if errors:
+        text = "reload failed, the running inventory is kept:\n" + "\n".join(errors) + "\n"
+        return web.Response(status=500, text=text)
+    return web.Response(text="reloaded\n")
+
+
+async def _landing(request: web.Request) -> web.Response:
+    exporter = request.app[EXPORTER_KEY]
+    counts: dict[str, int] = {}
+    for state in exporter.store.sites.values():
+        counts[state.status] = counts.get(state.status, 0) + 1
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in sorted(counts.items())
+    )
+    page = f"""<!doctype html><html><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tps-exporter</title></head><body>
+<h1>tps-exporter {html.escape(__version__)}</h1>
+<p>{len(exporter.store.sites)} TPS, {len(exporter.store.devices)} devices.</p>
+<table><tr><th>TPS status</th><th>count</th></tr>{rows}</table>
+<p><a href="/metrics">Metrics</a> · <a href="/-/healthy">Health</a> ·
+<a href="/-/ready">Readiness</a></p></body></html>"""
+    return web.Response(text=page, content_type="text/html")

@@ -1,0 +1,52 @@
+"""Facts about Indonesia's administrative areas: code shapes and each province's time zone."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+
+# Kemendagri codes: province `63`, regency `63.01`, district `63.01.01`, village `63.01.01.2001`.
+CODE_PATTERNS = {
+    "province": re.compile(r"\d{2}"),
+    "regency": re.compile(r"\d{2}\.\d{2}"),
+    "district": re.compile(r"\d{2}\.\d{2}\.\d{2}"),
+    "village": re.compile(r"\d{2}\.\d{2}\.\d{2}\.\d{4}"),
+}
+LEVELS = ("province", "regency", "district", "village")
+
+WIB = "Asia/Jakarta"
+WITA = "Asia/Makassar"
+WIT = "Asia/Jayapura"
+ALIASES = {"WIB": WIB, "WITA": WITA, "WIT": WIT}
+
+# West and Central Kalimantan keep WIB but use their own IANA zone, as tzdata does.
+_PONTIANAK = "Asia/Pontianak"
+_PROVINCE_ZONES: dict[str, str] = {
+    **dict.fromkeys(("11", "12", "13", "14", "15", "16", "17", "18", "19", "21"), WIB),
+    **dict.fromkeys(("31", "32", "33", "34", "35", "36"), WIB),
+    "61": _PONTIANAK,
+    "62": _PONTIANAK,
+    **dict.fromkeys(("51", "52", "53", "63", "64", "65"), WITA),
+    **dict.fromkeys(("71", "72", "73", "74", "75", "76"), WITA),
+    **dict.fromkeys(("81", "82", "91", "92", "93", "94", "95", "96"), WIT),
+}
+
+
+def province_timezone(province_code: str) -> str | None:
+    """Return the IANA time zone of a province, or None for an unknown code."""
+    return _PROVINCE_ZONES.get(province_code)
+
+
+def normalize_timezone(name: str) -> str | None:
+    """Return an IANA zone name for `WIB`/`WITA`/`WIT` or any IANA name, or None if unknown."""
+    name = ALIASES.get(name.upper(), name)
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def zone_abbreviation(iana: str) -> str:
+    """Return WIB, WITA or WIT for an Indonesian zone, else the IANA name itself."""
+    return {WIB: "WIB", _PONTIANAK: "WIB", WITA: "WITA", WIT: "WIT"}.get(iana, iana)

@@ -1,0 +1,455 @@
+"""Load the exporter's configuration and its inventory files into immutable objects."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exporter.inventory import areas
+from exporter.inventory.model import (
+    AddressFamily,
+    Area,
+    Check,
+    Config,
+    Device,
+    DeviceKind,
+    IcmpSettings,
+    Inventory,
+    Origin,
+    Place,
+    ResolverSettings,
+    Site,
+    StateSettings,
+)
+from exporter.inventory.nodes import ConfigError, ConfigLoadError, Node, Reader, compose_file, join
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}")
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+_ICMP_KEYS = ("interval", "timeout", "count", "spacing", "max_loss_ratio", "max_rtt")
+_DEVICE_KEYS = (
+    "id", "name", "kind", "operator", "address", "family", "parent", "checks", "icmp", "down_after",
+)  # fmt: skip
+_SITE_KEYS = (
+    "id", "name", "province", "regency", "district", "village", "timezone",
+    "latitude", "longitude", "devices",
+)  # fmt: skip
+
+
+def load_config(path: Path | None, targets: Sequence[Path] = ()) -> Config:
+    """Read the exporter's configuration file; `targets` given on the command line win."""
+    errors: list[ConfigError] = []
+    config = Config(
+        targets=tuple(targets) or (Path("targets"),),
+        icmp=IcmpSettings(),
+        state=StateSettings(),
+        resolver=ResolverSettings(),
+    )
+    if path is not None:
+        config = _read_config(path, config, errors)
+        if targets:
+            config = dataclasses.replace(config, targets=tuple(targets))
+    if errors:
+        raise ConfigLoadError(errors)
+    return config
+
+
+def load(path: Path | None, targets: Sequence[Path] = ()) -> tuple[Config, Inventory]:
+    """Read the configuration and the inventory it names, or raise every error found."""
+    config = load_config(path, targets)
+    return config, load_inventory(config)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reference:
+    """A device id named somewhere (a parent, a site's device), kept to check it exists."""
+
+    target: str
+    where: ConfigError
+
+
+@dataclass
+class _Merge:
+    """What every inventory file adds up to while they are read."""
+
+    config: Config
+    errors: list[ConfigError]
+    devices: dict[str, Device] = field(default_factory=dict)
+    sites: dict[str, Site] = field(default_factory=dict)
+    references: list[_Reference] = field(default_factory=list)
+    # Ids of devices written down, valid or not, so one bad device is one error, not many.
+    declared: set[str] = field(default_factory=set)
+
+    def refer(self, r: Reader, node: Node, path: str, target: str) -> None:
+        """Remember that `target` must be a device id, and where it was named."""
+        line, column = node.start_mark.line + 1, node.start_mark.column + 1
+        self.references.append(_Reference(target, ConfigError(r.file, line, column, path, "")))
+
+
+def load_inventory(config: Config) -> Inventory:
+    """Read and merge every inventory file, then check references across files."""
+    merge = _Merge(config, [])
+    files = _inventory_files(config.targets, merge.errors)
+    for file in files:
+        _read_inventory_file(file, merge)
+    _check_references(merge)
+    if merge.errors:
+        raise ConfigLoadError(sorted(merge.errors, key=lambda e: (e.file, e.line, e.column)))
+    return Inventory(devices=merge.devices, sites=merge.sites, files=tuple(files))
+
+
+def _read_config(path: Path, config: Config, errors: list[ConfigError]) -> Config:
+    root = compose_file(path, errors)
+    if root is None or Reader.is_null(root):
+        return config
+    r = Reader(str(path), errors)
+    top = r.mapping(root, "", ("targets", "icmp", "state", "resolver"))
+    if top is None:
+        return config
+    if "targets" in top and (items := r.sequence(top["targets"], "targets")) is not None:
+        paths = [r.string(n, join("targets", i)) for i, n in enumerate(items)]
+        # Relative paths are relative to the config file, so it can be run from anywhere.
+        resolved = tuple(path.parent / p for p in paths if p is not None)
+        config = dataclasses.replace(config, targets=resolved)
+    if "icmp" in top:
+        config = dataclasses.replace(config, icmp=_icmp(r, top["icmp"], "icmp", config.icmp))
+    if "state" in top:
+        config = dataclasses.replace(config, state=_state(r, top["state"], config.state))
+    if "resolver" in top:
+        config = dataclasses.replace(config, resolver=_resolver(r, top["resolver"]))
+    return dataclasses.replace(config, source=path)
+
+
+def _icmp(r: Reader, node: Node, path: str, base: IcmpSettings) -> IcmpSettings:
+    m = r.mapping(node, path, _ICMP_KEYS)
+    if m is None:
+        return base
+    durations = {
+        "interval": (1.0, 86400.0),
+        "timeout": (0.01, 60.0),
+        "spacing": (0.01, 60.0),
+        "max_rtt": (0.001, 60.0),
+    }
+    seconds = {
+        key: r.duration(m[key], join(path, key), low, high)
+        for key, (low, high) in durations.items()
+        if key in m
+    }
+    count = r.integer(m["count"], join(path, "count"), 1, 100) if "count" in m else None
+    loss = None
+    if "max_loss_ratio" in m:
+        loss = r.number(m["max_loss_ratio"], join(path, "max_loss_ratio"), 0, 1)
+    settings = IcmpSettings(
+        interval=seconds.get("interval") or base.interval,
+        timeout=seconds.get("timeout") or base.timeout,
+        count=count or base.count,
+        spacing=seconds.get("spacing") or base.spacing,
+        max_loss_ratio=base.max_loss_ratio if loss is None else loss,
+        max_rtt=seconds.get("max_rtt") or base.max_rtt,
+    )
+    if settings.busy_time >= settings.interval:
+        r.error(
+            node,
+            path,
+            f"a poll takes up to (count-1) x spacing + timeout = {settings.busy_time:g}s, "
+            f"which must be shorter than interval ({settings.interval:g}s)",
+        )
+    return settings
+
+
+def _state(r: Reader, node: Node, base: StateSettings) -> StateSettings:
+    m = r.mapping(node, "state", ("down_after", "window"))
+    if m is None:
+        return base
+    down_after = window = None
+    if "down_after" in m:
+        down_after = r.integer(m["down_after"], "state.down_after", 1, 100)
+    if "window" in m:
+        window = r.integer(m["window"], "state.window", 1, 1000)
+    return StateSettings(
+        down_after=down_after or base.down_after,
+        window=window or base.window,
+    )
+
+
+def _resolver(r: Reader, node: Node) -> ResolverSettings:
+    m = r.mapping(node, "resolver", ("refresh_interval", "timeout"))
+    base = ResolverSettings()
+    if m is None:
+        return base
+    refresh = timeout = None
+    if "refresh_interval" in m:
+        refresh = r.duration(m["refresh_interval"], "resolver.refresh_interval", 1, 86400)
+    if "timeout" in m:
+        timeout = r.duration(m["timeout"], "resolver.timeout", 0.1, 60)
+    return ResolverSettings(
+        refresh_interval=refresh or base.refresh_interval, timeout=timeout or base.timeout
+    )
+
+
+def _inventory_files(targets: Sequence[Path], errors: list[ConfigError]) -> list[Path]:
+    files: list[Path] = []
+    for target in targets:
+        if target.is_dir():
+            found = sorted(
+                p
+                for p in target.rglob("*")
+                if p.suffix in (".yaml", ".yml")
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(target).parts)
+            )
+            files.extend(found)
+        elif target.is_file():
+            files.append(target)
+        else:
+            errors.append(ConfigError(str(target), 0, 0, "", "no such file or directory"))
+    return files
+
+
+def _read_inventory_file(file: Path, merge: _Merge) -> None:
+    root = compose_file(file, merge.errors)
+    if root is None or Reader.is_null(root):
+        return
+    r = Reader(str(file), merge.errors)
+    top = r.mapping(root, "", ("devices", "sites"))
+    if top is None:
+        return
+    for i, item in _items(r, top, "devices"):
+        device = _device(r, item, join("devices", i), merge)
+        if device is not None and _unique(r, item, join("devices", i), device, merge.devices):
+            merge.devices[device.id] = device
+    for i, item in _items(r, top, "sites"):
+        site = _site(r, item, join("sites", i), merge)
+        if site is not None and _unique(r, item, join("sites", i), site, merge.sites):
+            merge.sites[site.id] = site
+
+
+def _items(r: Reader, top: dict[str, Node], key: str) -> list[tuple[int, Node]]:
+    if key not in top or Reader.is_null(top[key]):
+        return []
+    return list(enumerate(r.sequence(top[key], key) or ()))
+
+
+def _unique(
+    r: Reader, node: Node, path: str, obj: Device | Site, seen: Mapping[str, Device | Site]
+) -> bool:
+    first = seen.get(obj.id)
+    if first is not None:
+        r.error(node, join(path, "id"), f"duplicate id {obj.id!r} (first at {first.origin})")
+    return first is None
+
+
+def _device(r: Reader, node: Node, path: str, merge: _Merge) -> Device | None:
+    m = r.mapping(node, path, _DEVICE_KEYS, required=("id", "kind", "address"))
+    if m is None:
+        return None
+    ok = len(r.errors)
+    device_id = r.string(m["id"], join(path, "id"), ID_PATTERN) if "id" in m else None
+    if device_id is not None:
+        merge.declared.add(device_id)
+    kind = r.choice(m["kind"], join(path, "kind"), DeviceKind) if "kind" in m else None
+    family = AddressFamily.AUTO
+    if "family" in m:
+        family = r.choice(m["family"], join(path, "family"), AddressFamily) or family
+    address = _address(r, m["address"], join(path, "address"), family) if "address" in m else None
+    config = merge.config
+    parent = _optional_string(r, m, "parent", path)
+    if parent is not None:
+        merge.refer(r, m["parent"], join(path, "parent"), parent)
+    checks = _checks(r, m["checks"], join(path, "checks")) if "checks" in m else {Check.ICMP}
+    icmp = _icmp(r, m["icmp"], join(path, "icmp"), config.icmp) if "icmp" in m else config.icmp
+    state = config.state
+    if "down_after" in m and (n := r.integer(m["down_after"], join(path, "down_after"), 1, 100)):
+        state = dataclasses.replace(state, down_after=n)
+    if len(r.errors) > ok or device_id is None or kind is None or address is None:
+        return None
+    return Device(
+        id=device_id,
+        name=_optional_string(r, m, "name", path) or "",
+        kind=kind,
+        operator=_optional_string(r, m, "operator", path) or "",
+        address=address,
+        family=family,
+        parent=parent,
+        checks=frozenset(checks),
+        icmp=icmp,
+        state=state,
+        origin=Origin(r.file, r.line(node)),
+    )
+
+
+def _checks(r: Reader, node: Node, path: str) -> set[Check]:
+    items = r.sequence(node, path)
+    if items == []:
+        r.error(node, path, "must name at least one check (icmp)")
+    return {c for i, n in enumerate(items or ()) if (c := r.choice(n, join(path, i), Check))}
+
+
+def _address(r: Reader, node: Node, path: str, family: AddressFamily) -> str | None:
+    text = r.string(node, path)
+    if text is None:
+        return None
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        if _is_hostname(text):
+            return text.rstrip(".").lower()
+        r.error(node, path, f"{text!r} is neither an IPv4 or IPv6 address nor a valid hostname")
+        return None
+    if ip.version == 4 and family is AddressFamily.IPV6:
+        r.error(node, path, f"{text} is an IPv4 address but family is ipv6")
+        return None
+    if ip.version == 6 and family is AddressFamily.IPV4:
+        r.error(node, path, f"{text} is an IPv6 address but family is ipv4")
+        return None
+    return str(ip)
+
+
+def _is_hostname(text: str) -> bool:
+    name = text.rstrip(".")
+    labels = name.split(".")
+    # An all-numeric last label is a mistyped IPv4 address, not a hostname (RFC 3696).
+    return (
+        0 < len(name) <= 253
+        and all(_HOST_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
+
+
+def _site(r: Reader, node: Node, path: str, merge: _Merge) -> Site | None:
+    m = r.mapping(node, path, _SITE_KEYS, required=("id", "name", *areas.LEVELS))
+    if m is None:
+        return None
+    ok = len(r.errors)
+    site_id = r.string(m["id"], join(path, "id"), ID_PATTERN) if "id" in m else None
+    name = r.string(m["name"], join(path, "name")) if "name" in m else None
+    place = _place(r, m, path)
+    timezone = _timezone(r, m, path, place)
+    latitude, longitude = _coordinates(r, m, node, path)
+    devices: list[str] = []
+    if "devices" in m and not Reader.is_null(m["devices"]):
+        for i, item in enumerate(r.sequence(m["devices"], join(path, "devices")) or ()):
+            item_path = join(join(path, "devices"), i)
+            device_id = r.string(item, item_path)
+            if device_id in devices:
+                r.error(item, item_path, f"device {device_id!r} listed twice")
+            elif device_id is not None:
+                devices.append(device_id)
+                merge.refer(r, item, item_path, device_id)
+    if len(r.errors) > ok or site_id is None or name is None or place is None or not timezone:
+        return None
+    return Site(
+        id=site_id,
+        name=name,
+        place=place,
+        timezone=timezone,
+        devices=tuple(devices),
+        latitude=latitude,
+        longitude=longitude,
+        origin=Origin(r.file, r.line(node)),
+    )
+
+
+def _place(r: Reader, m: dict[str, Node], path: str) -> Place | None:
+    found: dict[str, Area] = {}
+    parent_code = ""
+    for level in areas.LEVELS:
+        if level not in m:
+            return None
+        area = _area(r, m[level], join(path, level), level)
+        if area is None:
+            return None
+        if parent_code and not area.code.startswith(parent_code + "."):
+            r.error(
+                m[level],
+                join(path, level) + ".code",
+                f"{level} code {area.code} is not inside {parent_code}",
+            )
+            return None
+        found[level] = area
+        parent_code = area.code
+    return Place(**found)
+
+
+def _area(r: Reader, node: Node, path: str, level: str) -> Area | None:
+    m = r.mapping(node, path, ("code", "name"), required=("code", "name"))
+    if m is None or "code" not in m or "name" not in m:
+        return None
+    code = r.string(m["code"], join(path, "code"), areas.CODE_PATTERNS[level])
+    name = r.string(m["name"], join(path, "name"))
+    return Area(code, name) if code and name else None
+
+
+def _timezone(r: Reader, m: dict[str, Node], path: str, place: Place | None) -> str | None:
+    if "timezone" in m:
+        text = r.string(m["timezone"], join(path, "timezone"))
+        zone = areas.normalize_timezone(text) if text else None
+        if text and zone is None:
+            r.error(m["timezone"], join(path, "timezone"), f"unknown time zone {text!r}")
+        return zone
+    if place is None:
+        return None
+    zone = areas.province_timezone(place.province.code)
+    if zone is None:
+        r.error(
+            m["province"],
+            join(path, "province.code"),
+            f"unknown province {place.province.code}; set timezone for this site",
+        )
+    return zone
+
+
+def _coordinates(
+    r: Reader, m: dict[str, Node], node: Node, path: str
+) -> tuple[float | None, float | None]:
+    lat = r.number(m["latitude"], join(path, "latitude"), -90, 90) if "latitude" in m else None
+    lon = r.number(m["longitude"], join(path, "longitude"), -180, 180) if "longitude" in m else None
+    if ("latitude" in m) != ("longitude" in m):
+        r.error(node, path, "latitude and longitude go together: set both or neither")
+    return lat, lon
+
+
+def _optional_string(r: Reader, m: dict[str, Node], key: str, path: str) -> str | None:
+    node = m.get(key)
+    if node is None or Reader.is_null(node):
+        return None
+    return r.string(node, join(path, key))
+
+
+def _check_references(merge: _Merge) -> None:
+    for ref in merge.references:
+        if ref.target not in merge.declared:
+            message = f"unknown device {ref.target!r}"
+            merge.errors.append(dataclasses.replace(ref.where, message=message))
+    for cycle in _parent_cycles(merge.devices):
+        first = merge.devices[cycle[0]]
+        chain = " -> ".join([*cycle, cycle[0]])
+        merge.errors.append(
+            ConfigError(first.origin.file, first.origin.line, 0, f"devices[{first.id}].parent",
+                        f"parent cycle: {chain}")
+        )  # fmt: skip
+
+
+def _parent_cycles(devices: dict[str, Device]) -> list[list[str]]:
+    """Return each cycle in the parent graph once, starting from its smallest id."""
+    cycles: list[list[str]] = []
+    done: set[str] = set()
+    for start in sorted(devices):
+        trail: list[str] = []
+        on_trail: set[str] = set()
+        current: str | None = start
+        while current is not None and current in devices and current not in done:
+            if current in on_trail:
+                cycle = trail[trail.index(current) :]
+                shift = cycle.index(min(cycle))
+                cycles.append(cycle[shift:] + cycle[:shift])
+                break
+            trail.append(current)
+            on_trail.add(current)
+            current = devices[current].parent
+        done.update(trail)
+    return cycles

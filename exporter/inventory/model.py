@@ -1,0 +1,182 @@
+"""Typed, immutable objects that the configuration and the inventory are parsed into."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class DeviceKind(enum.StrEnum):
+    """What a device is, as NOC staff name it."""
+
+    ROUTER = "router"
+    BTS = "bts"
+    VSAT = "vsat"
+    RADIO = "radio"
+    UPS = "ups"
+    OTHER = "other"
+
+
+class AddressFamily(enum.StrEnum):
+    """Which IP family to reach a hostname over; `auto` prefers IPv4, then IPv6."""
+
+    AUTO = "auto"
+    IPV4 = "ipv4"
+    IPV6 = "ipv6"
+
+
+class Check(enum.StrEnum):
+    """A protocol a device is polled with."""
+
+    ICMP = "icmp"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a value came from: file and line, for error messages and debug output."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpSettings:
+    """How one device is pinged and when its link counts as adequate."""
+
+    interval: float = 30.0
+    timeout: float = 2.0
+    count: int = 3
+    spacing: float = 1.0
+    max_loss_ratio: float = 0.1
+    max_rtt: float = 1.0
+
+    @property
+    def busy_time(self) -> float:
+        """Return how long one poll can take, from first echo to the last deadline."""
+        return (self.count - 1) * self.spacing + self.timeout
+
+
+@dataclass(frozen=True, slots=True)
+class StateSettings:
+    """How poll results become states: damping and the averaging window."""
+
+    down_after: int = 3
+    window: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ResolverSettings:
+    """How hostnames are resolved and how often they are looked up again."""
+
+    refresh_interval: float = 300.0
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """One level of the administrative hierarchy: Kemendagri code and name."""
+
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a site is: province > regency > district > village."""
+
+    province: Area
+    regency: Area
+    district: Area
+    village: Area
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A device a TPS depends on for connectivity: router, BTS, VSAT modem, radio, UPS."""
+
+    id: str
+    kind: DeviceKind
+    operator: str
+    address: str
+    checks: frozenset[Check]
+    icmp: IcmpSettings
+    state: StateSettings
+    family: AddressFamily = AddressFamily.AUTO
+    parent: str | None = None
+    name: str = ""
+    origin: Origin = field(default=Origin("", 0), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A polling station (TPS) and the devices it can send its results through."""
+
+    id: str
+    name: str
+    place: Place
+    timezone: str
+    devices: tuple[str, ...]
+    latitude: float | None = None
+    longitude: float | None = None
+    origin: Origin = field(default=Origin("", 0), compare=False)
+
+    @property
+    def is_blank_spot(self) -> bool:
+        """Return whether no device connects this site."""
+        return not self.devices
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Inventory:
+    """All sites and devices, merged from every inventory file, ids unique."""
+
+    devices: dict[str, Device]
+    sites: dict[str, Site]
+    files: tuple[Path, ...] = ()
+    # Compared and hashed by identity: each load is its own inventory, and caches key on it.
+
+    def children(self) -> dict[str, tuple[str, ...]]:
+        """Return, for each device, the devices whose parent it is."""
+        out: dict[str, list[str]] = {}
+        for device in self.devices.values():
+            if device.parent is not None:
+                out.setdefault(device.parent, []).append(device.id)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def dependents(self) -> dict[str, tuple[str, ...]]:
+        """Return, for each device, the sites that depend on it directly."""
+        out: dict[str, list[str]] = {}
+        for site in self.sites.values():
+            for device_id in site.devices:
+                out.setdefault(device_id, []).append(site.id)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def topological_devices(self) -> list[Device]:
+        """Return devices with every parent before its children."""
+        depth: dict[str, int] = {}
+        for device_id in self.devices:
+            trail = []
+            current: str | None = device_id
+            # Parents are validated acyclic, so each walk ends at a root or a known depth.
+            while current is not None and current not in depth:
+                trail.append(current)
+                current = self.devices[current].parent
+            base = -1 if current is None else depth[current]
+            for offset, walked in enumerate(reversed(trail), start=1):
+                depth[walked] = base + offset
+        return sorted(self.devices.values(), key=lambda d: depth[d.id])
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The exporter's configuration: defaults, and the inventory it points at."""
+
+    targets: tuple[Path, ...]
+    icmp: IcmpSettings
+    state: StateSettings
+    resolver: ResolverSettings
+    source: Path | None = None

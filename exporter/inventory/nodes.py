@@ -1,0 +1,250 @@
+"""Read typed values out of YAML nodes, collecting every error with its file, line and key path."""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+
+try:  # libyaml makes large inventories load several times faster
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+Node = yaml.Node
+E = TypeVar("E", bound=enum.Enum)
+
+_NULL_TAG = "tag:yaml.org,2002:null"
+_SCALAR_TEXT_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+}
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigError:
+    """One problem in a configuration or inventory file."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigLoadError(Exception):
+    """Every problem found in one load, reported together."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        super().__init__("\n".join(str(e) for e in errors))
+        self.errors = errors
+
+
+def join(path: str, key: str | int) -> str:
+    """Return the key path of a child: `sites[3]`, `sites[3].devices`."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def compose_file(path: Path, errors: list[ConfigError]) -> Node | None:
+    """Parse one YAML file into a node tree, or record why it cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        errors.append(ConfigError(str(path), 0, 0, "", f"cannot read file: {exc}"))
+        return None
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        problem = exc.problem or exc.context or "invalid YAML"
+        errors.append(ConfigError(str(path), line, column, "", f"invalid YAML: {problem}"))
+    except yaml.YAMLError as exc:
+        errors.append(ConfigError(str(path), 0, 0, "", f"invalid YAML: {exc}"))
+    return None
+
+
+class Reader:
+    """Typed accessors over the nodes of one file; each failure becomes a `ConfigError`."""
+
+    def __init__(self, file: str, errors: list[ConfigError]) -> None:
+        self.file = file
+        self.errors = errors
+
+    def error(self, node: Node | None, path: str, message: str) -> None:
+        """Record a problem at a node's position."""
+        line, column = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (0, 0)
+        self.errors.append(ConfigError(self.file, line, column, path, message))
+
+    @staticmethod
+    def line(node: Node) -> int:
+        """Return the 1-based line a node starts on."""
+        return int(node.start_mark.line) + 1
+
+    @staticmethod
+    def is_null(node: Node | None) -> bool:
+        """Return whether a node is absent or an explicit YAML null."""
+        return node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG)
+
+    def mapping(
+        self,
+        node: Node,
+        path: str,
+        allowed: Iterable[str],
+        required: Iterable[str] = (),
+    ) -> dict[str, Node] | None:
+        """Return a mapping's children by key, rejecting unknown, duplicate and missing keys."""
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, path, f"must be a mapping, not {_kind(node)}")
+            return None
+        allowed = tuple(allowed)
+        out: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.error(key_node, path, "keys must be plain strings")
+                continue
+            key = str(key_node.value)
+            if key not in allowed:
+                self.error(key_node, join(path, key), _unknown_key(key, allowed))
+            elif key in out:
+                first = self.line(out[key])
+                self.error(key_node, join(path, key), f"duplicate key (first set on line {first})")
+            else:
+                out[key] = value_node
+        for key in required:
+            if self.is_null(out.get(key)):
+                self.error(node, join(path, key), "required key is missing")
+        return out
+
+    def sequence(self, node: Node, path: str) -> list[Node] | None:
+        """Return a list's items, or record that the node is not a list."""
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(node, path, f"must be a list, not {_kind(node)}")
+            return None
+        return list(node.value)
+
+    def string(self, node: Node, path: str, pattern: re.Pattern[str] | None = None) -> str | None:
+        """Return a scalar's text as written (so `21` and `21.71` stay codes, not numbers)."""
+        if not isinstance(node, yaml.ScalarNode) or node.tag not in _SCALAR_TEXT_TAGS:
+            self.error(node, path, f"must be a string, not {_kind(node)}")
+            return None
+        text = str(node.value).strip()
+        if not text:
+            self.error(node, path, "must not be empty")
+            return None
+        if pattern is not None and not pattern.fullmatch(text):
+            self.error(node, path, f"{text!r} does not match {pattern.pattern}")
+            return None
+        return text
+
+    def integer(self, node: Node, path: str, low: int, high: int) -> int | None:
+        """Return an integer within [low, high]."""
+        text = self._scalar_text(node, path, "an integer")
+        if text is None:
+            return None
+        try:
+            value = int(text.replace("_", ""), 10)
+        except ValueError:
+            self.error(node, path, f"must be an integer, not {text!r}")
+            return None
+        if not low <= value <= high:
+            self.error(node, path, f"must be between {low} and {high}, not {value}")
+            return None
+        return value
+
+    def number(self, node: Node, path: str, low: float, high: float) -> float | None:
+        """Return a number within [low, high]."""
+        text = self._scalar_text(node, path, "a number")
+        if text is None:
+            return None
+        try:
+            value = float(text.replace("_", ""))
+        except ValueError:
+            self.error(node, path, f"must be a number, not {text!r}")
+            return None
+        if not low <= value <= high:
+            self.error(node, path, f"must be between {low:g} and {high:g}, not {value:g}")
+            return None
+        return value
+
+    def duration(self, node: Node, path: str, low: float, high: float) -> float | None:
+        """Return a duration in seconds, written like `30s`, `1m30s`, `500ms` or plain seconds."""
+        text = self._scalar_text(node, path, "a duration")
+        if text is None:
+            return None
+        seconds = parse_duration(text)
+        if seconds is None:
+            self.error(node, path, f"must be a duration like 30s, 1m or 500ms, not {text!r}")
+            return None
+        if not low <= seconds <= high:
+            self.error(node, path, f"must be between {_fmt_s(low)} and {_fmt_s(high)}, not {text}")
+            return None
+        return seconds
+
+    def choice(self, node: Node, path: str, enum_type: type[E]) -> E | None:
+        """Return one of an enumeration's values, listing the valid ones on error."""
+        text = self.string(node, path)
+        if text is None:
+            return None
+        for member in enum_type:
+            if member.value == text:
+                return member
+        valid = ", ".join(str(m.value) for m in enum_type)
+        self.error(node, path, f"unknown value {text!r}; expected one of: {valid}")
+        return None
+
+    def _scalar_text(self, node: Node, path: str, what: str) -> str | None:
+        if not isinstance(node, yaml.ScalarNode) or node.tag == _NULL_TAG:
+            self.error(node, path, f"must be {what}, not {_kind(node)}")
+            return None
+        return str(node.value).strip()
+
+
+def parse_duration(text: str) -> float | None:
+    """Return seconds for a Prometheus-style duration or a plain number, or None."""
+    try:
+        value = float(text)
+    except ValueError:
+        pass
+    else:
+        return value if value >= 0 else None
+    match = _DURATION.fullmatch(text)
+    if not match or not text:
+        return None
+    days, hours, minutes, seconds, millis = (float(g) if g else 0.0 for g in match.groups())
+    return days * 86400 + hours * 3600 + minutes * 60 + seconds + millis / 1000
+
+
+def _fmt_s(seconds: float) -> str:
+    return f"{seconds * 1000:g}ms" if seconds < 1 else f"{seconds:g}s"
+
+
+def _kind(node: Node | None) -> str:
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG):
+        return "null"
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return f"the scalar {node.value!r}"
+
+
+def _unknown_key(key: str, allowed: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown key{hint}; allowed: {', '.join(allowed)}"

@@ -1,0 +1,151 @@
+"""Start each device's polls on its own interval, spread evenly over the interval."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import math
+import zlib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from exporter.inventory.model import Device
+from exporter.state.stats import Histogram
+
+log = logging.getLogger(__name__)
+
+Poll = Callable[[Device], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Job:
+    device: Device
+    interval: float
+    token: int
+    task: asyncio.Task[None] | None = None
+
+
+def phase(device_id: str, interval: float) -> float:
+    """Return a device's fixed offset within its interval, so polls do not fire all at once."""
+    return zlib.crc32(device_id.encode()) / 2**32 * interval
+
+
+class Scheduler:
+    """A heap of due times; a device's next poll never starts while its last one runs."""
+
+    def __init__(
+        self,
+        poll: Poll,
+        interval_of: Callable[[Device], float],
+        lag: Histogram,
+        on_skip: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._poll = poll
+        self._interval_of = interval_of
+        self._lag = lag
+        self._on_skip = on_skip
+        self._jobs: dict[str, _Job] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._tokens = 0
+        self._wakeup: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._start: float | None = None
+
+    def set_devices(self, devices: Iterable[Device]) -> None:
+        """Poll exactly these devices from now on, keeping the schedule of unchanged ones."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        if self._start is None:
+            self._start = loop.time()
+        now = loop.time()
+        wanted = {d.id: d for d in devices}
+        for device_id in self._jobs.keys() - wanted.keys():
+            removed = self._jobs.pop(device_id)
+            if removed.task is not None:
+                removed.task.cancel()
+        for device in wanted.values():
+            interval = self._interval_of(device)
+            current = self._jobs.get(device.id)
+            if current is not None and current.interval == interval:
+                current.device = device
+                continue
+            self._tokens += 1
+            if current is not None and current.task is not None:
+                current.task.cancel()
+            self._jobs[device.id] = _Job(device, interval, self._tokens)
+            heapq.heappush(self._heap, (self._first_due(device.id, interval, now), self._tokens,
+                                        device.id))  # fmt: skip
+        self._wake()
+
+    def overdue(self) -> float:
+        """Return how long the most overdue poll has waited past its due time."""
+        if not self._heap or self._loop is None:
+            return 0.0
+        return max(0.0, self._loop.time() - self._heap[0][0])
+
+    async def run(self) -> None:
+        """Start polls as they fall due, until cancelled."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                now = loop.time()
+                while self._heap and self._heap[0][0] <= now:
+                    self._start_due(*heapq.heappop(self._heap), now)
+                delay = self._heap[0][0] - now if self._heap else None
+                await self._sleep(loop, delay)
+        finally:
+            for job in self._jobs.values():
+                if job.task is not None:
+                    job.task.cancel()
+            tasks = [j.task for j in self._jobs.values() if j.task is not None]
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _first_due(self, device_id: str, interval: float, now: float) -> float:
+        assert self._start is not None
+        due = self._start + phase(device_id, interval)
+        if due < now:  # added after start: take the next slot of its phase
+            due += math.ceil((now - due) / interval) * interval
+        return due
+
+    def _start_due(self, due: float, token: int, device_id: str, now: float) -> None:
+        job = self._jobs.get(device_id)
+        if job is None or job.token != token:
+            return  # the device was removed or rescheduled
+        self._lag.observe(now - due)
+        if job.task is not None and not job.task.done():
+            self._on_skip()
+        else:
+            job.task = asyncio.get_running_loop().create_task(self._guarded(job.device))
+        next_due = due + job.interval
+        if next_due <= now:  # far behind: skip the missed slots rather than burst
+            next_due += math.ceil((now - next_due) / job.interval) * job.interval
+        heapq.heappush(self._heap, (next_due, token, device_id))
+
+    async def _guarded(self, device: Device) -> None:
+        try:
+            await self._poll(device)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # One device's bug must not stop the others being polled.
+            log.exception("poll of device %s failed", device.id)
+
+    async def _sleep(self, loop: asyncio.AbstractEventLoop, delay: float | None) -> None:
+        self._wakeup = loop.create_future()
+        timer = loop.call_later(delay, _resolve, self._wakeup) if delay is not None else None
+        try:
+            await self._wakeup
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._wakeup = None
+
+    def _wake(self) -> None:
+        if self._wakeup is not None:
+            _resolve(self._wakeup)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

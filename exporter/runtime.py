@@ -1,0 +1,119 @@
+"""Run the exporter: load the inventory, poll devices continuously, reload on request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from exporter.inventory.load import load
+from exporter.inventory.model import Config, Device, Inventory
+from exporter.inventory.nodes import ConfigLoadError
+from exporter.pollers.icmp import EchoTransport, IcmpPoller
+from exporter.pollers.resolver import Resolver
+from exporter.pollers.scheduler import Scheduler
+from exporter.state.stats import RuntimeStats
+from exporter.state.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where the configuration and inventory are read from, as given on the command line."""
+
+    config_file: Path | None
+    targets: tuple[Path, ...] = ()
+
+
+class Exporter:
+    """Owns the current inventory, its store, and the pollers that fill it."""
+
+    def __init__(
+        self, source: Source, config: Config, inventory: Inventory, transport: EchoTransport
+    ) -> None:
+        self.source = source
+        self.transport = transport
+        self.stats = RuntimeStats()
+        self.config = config
+        self.store = Store(inventory)
+        self.stats.reloaded(True)
+        self.resolver = Resolver(
+            self.config.resolver.refresh_interval, self.config.resolver.timeout
+        )
+        self.icmp = IcmpPoller(transport, self.resolver)
+        self.scheduler = Scheduler(
+            self._poll_icmp,
+            lambda device: device.icmp.interval,
+            self.stats.poll_lag["icmp"],
+            on_skip=lambda: self.stats.polls_skipped.update(["icmp"]),
+        )
+        self.stats.overdue["icmp"] = self.scheduler.overdue
+        self._task: asyncio.Task[None] | None = None
+        self._reload_lock = asyncio.Lock()
+        self.ready = False
+
+    @property
+    def inventory(self) -> Inventory:
+        """Return the inventory being polled now."""
+        return self.store.inventory
+
+    def start(self) -> None:
+        """Start polling every device of the inventory."""
+        self.scheduler.set_devices(self.inventory.devices.values())
+        self._task = asyncio.get_running_loop().create_task(self.scheduler.run())
+        self.ready = True
+        log.info(
+            "polling started",
+            extra={"sites": len(self.inventory.sites), "devices": len(self.inventory.devices)},
+        )
+
+    async def stop(self) -> None:
+        """Stop polling and wait for polls in flight to be cancelled."""
+        self.ready = False
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self.resolver.close()
+
+    async def reload(self) -> list[str]:
+        """Load the configuration again; on any error keep the running one and return the errors."""
+        async with self._reload_lock:
+            try:
+                # Parsing a large inventory takes a while: keep the event loop polling meanwhile.
+                config, inventory = await asyncio.to_thread(
+                    load, self.source.config_file, self.source.targets
+                )
+            except ConfigLoadError as exc:
+                self.stats.reloaded(False)
+                for error in exc.errors:
+                    log.error("reload refused, keeping the running inventory: %s", error)
+                return [str(e) for e in exc.errors]
+            self._apply(config, inventory)
+            self.stats.reloaded(True)
+            log.info(
+                "reloaded",
+                extra={"sites": len(inventory.sites), "devices": len(inventory.devices)},
+            )
+            return []
+
+    def _apply(self, config: Config, inventory: Inventory) -> None:
+        store = Store(inventory)
+        store.adopt(self.store)
+        self.config, self.store = config, store
+        self.resolver.refresh_interval = config.resolver.refresh_interval
+        self.resolver.timeout = config.resolver.timeout
+        self.scheduler.set_devices(inventory.devices.values())
+
+    async def _poll_icmp(self, device: Device) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        result = await self.icmp.poll(device)
+        self.stats.poll_duration["icmp"].observe(loop.time() - started)
+        self.store.record_ping(device.id, result)
+        if not result.ok:
+            log.debug(
+                "no answer",
+                extra={"device": device.id, "reason": result.failure, "detail": result.detail},
+            )

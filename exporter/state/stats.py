@@ -1,0 +1,71 @@
+"""Figures about the exporter itself: poll timing, schedule lag and reloads."""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# From 1 ms (loopback) through 600 ms (a satellite hop) to a minute (a stuck cycle).
+DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+LAG_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60)
+
+
+class Histogram:
+    """Cumulative-bucket histogram with no locking: it is only touched on the event loop."""
+
+    __slots__ = ("bounds", "count", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        """Add one observation."""
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.sum += value
+        self.count += 1
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        """Return (le, cumulative count) pairs, ending with +Inf."""
+        out, running = [], 0
+        for bound, n in zip((*map(_le, self.bounds), "+Inf"), self.counts, strict=True):
+            running += n
+            out.append((bound, running))
+        return out
+
+
+def _le(bound: float) -> str:
+    return repr(float(bound))
+
+
+@dataclass
+class RuntimeStats:
+    """Counters and histograms about the exporter's own work, read by the scrape."""
+
+    protocols: tuple[str, ...] = ("icmp",)
+    started: float = field(default_factory=time.time)
+    poll_duration: dict[str, Histogram] = field(default_factory=dict)
+    poll_lag: dict[str, Histogram] = field(default_factory=dict)
+    polls_skipped: Counter[str] = field(default_factory=Counter)
+    overdue: dict[str, Callable[[], float]] = field(default_factory=dict)
+    reload_ok: bool = True
+    reload_time: float = 0.0
+    reloads: Counter[str] = field(default_factory=Counter)
+    socket_kinds: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for protocol in self.protocols:
+            self.poll_duration.setdefault(protocol, Histogram(DURATION_BUCKETS))
+            self.poll_lag.setdefault(protocol, Histogram(LAG_BUCKETS))
+
+    def reloaded(self, ok: bool) -> None:
+        """Record the outcome of a configuration load."""
+        self.reload_ok = ok
+        self.reloads["success" if ok else "failure"] += 1
+        if ok:
+            self.reload_time = time.time()

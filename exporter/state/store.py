@@ -1,0 +1,205 @@
+"""The in-memory state of every device and site: pollers write into it, the scrape reads it."""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from exporter.inventory.model import Device, Inventory, Site
+from exporter.pollers.results import Failure, PingResult
+
+
+class DeviceStatus(enum.StrEnum):
+    """What the NOC should believe about a device now."""
+
+    UP = "up"
+    DEGRADED = "degraded"  # answers, but loss or latency is over the adequate thresholds
+    DOWN = "down"
+    UNREACHABLE = "unreachable"  # not answering because a parent device is down
+    UNKNOWN = "unknown"  # not polled yet, or failing but not yet for `down_after` cycles
+
+
+class SiteStatus(enum.StrEnum):
+    """Whether a TPS can send its results now."""
+
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    BLANK_SPOT = "blank_spot"  # no device connects this TPS
+    NO_DATA = "no_data"
+
+
+REACHABLE = frozenset({DeviceStatus.UP, DeviceStatus.DEGRADED})
+_FAILED = frozenset({DeviceStatus.DOWN, DeviceStatus.UNREACHABLE})
+
+
+@dataclass(slots=True)
+class Cycle:
+    """One reachable poll kept in the adequacy window."""
+
+    sent: int
+    received: int
+    rtt_sum: float
+
+
+@dataclass(slots=True)
+class DeviceState:
+    """What is known about one device, updated after every poll."""
+
+    device: Device
+    since: float
+    status: DeviceStatus = DeviceStatus.UNKNOWN
+    reason: str = "no_data"
+    consecutive_failures: int = 0
+    failing_since: float | None = None
+    last_failure: Failure | None = None
+    last_success: float | None = None
+    last_poll: float | None = None
+    last: PingResult | None = None
+    echo_requests: int = 0
+    echo_replies: int = 0
+    window: deque[Cycle] = field(default_factory=deque)
+
+    def window_loss(self) -> float | None:
+        """Return the echo loss ratio over recent reachable polls."""
+        sent = sum(c.sent for c in self.window)
+        return None if sent == 0 else 1 - sum(c.received for c in self.window) / sent
+
+    def window_rtt(self) -> float | None:
+        """Return the mean round trip over recent reachable polls, in seconds."""
+        received = sum(c.received for c in self.window)
+        return None if received == 0 else sum(c.rtt_sum for c in self.window) / received
+
+
+@dataclass(slots=True)
+class SiteState:
+    """Whether one TPS is connected, why not, and since when."""
+
+    site: Site
+    since: float
+    status: SiteStatus = SiteStatus.NO_DATA
+    reason: str = "no_data"
+
+
+class Store:
+    """Device and site states for one inventory, kept consistent after every poll."""
+
+    def __init__(self, inventory: Inventory, clock: Callable[[], float] = time.time) -> None:
+        self.inventory = inventory
+        self.clock = clock
+        now = clock()
+        self.devices = {d.id: DeviceState(d, since=now) for d in inventory.topological_devices()}
+        self.sites = {s.id: SiteState(s, since=now) for s in inventory.sites.values()}
+        self._children = inventory.children()
+        self._dependents = inventory.dependents()
+        self.polls: Counter[tuple[str, str]] = Counter()
+        self.poll_errors: Counter[tuple[str, str]] = Counter()
+        for state in self.sites.values():
+            self._settle_site(state, now)
+
+    def record_ping(self, device_id: str, result: PingResult) -> None:
+        """Fold one ICMP poll into a device's state and everything that depends on it."""
+        state = self.devices.get(device_id)
+        if state is None:  # removed by a reload while its poll was in flight
+            return
+        now = self.clock()
+        state.last_poll = now
+        state.last = result
+        state.echo_requests += result.sent
+        state.echo_replies += result.received
+        if result.ok:
+            self.polls["icmp", "success"] += 1
+            state.consecutive_failures = 0
+            state.failing_since = None
+            state.last_success = now
+            state.window.append(Cycle(result.sent, result.received, sum(result.rtts)))
+            while len(state.window) > state.device.state.window:
+                state.window.popleft()
+        else:
+            self.polls["icmp", "failure"] += 1
+            failure = result.failure or Failure.TIMEOUT
+            self.poll_errors["icmp", failure.value] += 1
+            state.consecutive_failures += 1
+            state.last_failure = failure
+            if state.failing_since is None:
+                state.failing_since = now
+        self._settle_device(state, now)
+
+    def adopt(self, old: Store) -> None:
+        """Carry states and counters over from the store of the previous inventory."""
+        self.polls = old.polls
+        self.poll_errors = old.poll_errors
+        for device_id, state in self.devices.items():
+            previous = old.devices.get(device_id)
+            if previous is None or (previous.device.address, previous.device.family) != (
+                state.device.address,
+                state.device.family,
+            ):
+                continue  # a new device, or one that now points elsewhere: start afresh
+            device = state.device
+            for name in DeviceState.__slots__:
+                setattr(state, name, getattr(previous, name))
+            state.device = device
+        now = self.clock()
+        for state in self.devices.values():  # topological: parents settle first
+            self._settle_device(state, now, propagate=False)
+        for site_id, site_state in self.sites.items():
+            if (prev_site := old.sites.get(site_id)) is not None:
+                site_state.status, site_state.reason = prev_site.status, prev_site.reason
+                site_state.since = prev_site.since
+            self._settle_site(site_state, now)
+
+    def _evaluate(self, state: DeviceState) -> tuple[DeviceStatus, str]:
+        device = state.device
+        if state.consecutive_failures >= device.state.down_after:
+            parent = self.devices.get(device.parent) if device.parent else None
+            if parent is not None and parent.status in _FAILED:
+                return DeviceStatus.UNREACHABLE, "parent_down"
+            return DeviceStatus.DOWN, (state.last_failure or Failure.TIMEOUT).value
+        if state.last_success is None:
+            return DeviceStatus.UNKNOWN, "no_data"
+        loss, rtt = state.window_loss(), state.window_rtt()
+        if loss is not None and loss > device.icmp.max_loss_ratio:
+            return DeviceStatus.DEGRADED, "high_loss"
+        if rtt is not None and rtt > device.icmp.max_rtt:
+            return DeviceStatus.DEGRADED, "high_latency"
+        return DeviceStatus.UP, "none"
+
+    def _settle_device(self, state: DeviceState, now: float, propagate: bool = True) -> None:
+        status, reason = self._evaluate(state)
+        if (status, reason) == (state.status, state.reason):
+            return
+        if status != state.status:
+            # A device is down from its first missed poll, not from when damping let it show.
+            state.since = state.failing_since or now if status in _FAILED else now
+        state.status, state.reason = status, reason
+        if not propagate:
+            return
+        for child_id in self._children.get(state.device.id, ()):
+            self._settle_device(self.devices[child_id], now)
+        for site_id in self._dependents.get(state.device.id, ()):
+            self._settle_site(self.sites[site_id], state.since)
+
+    def _settle_site(self, state: SiteState, at: float) -> None:
+        status, reason = self._evaluate_site(state.site)
+        if status != state.status:
+            state.since = at
+        state.status, state.reason = status, reason
+
+    def _evaluate_site(self, site: Site) -> tuple[SiteStatus, str]:
+        if site.is_blank_spot:
+            return SiteStatus.BLANK_SPOT, "blank_spot"
+        devices = [self.devices[d] for d in site.devices]
+        if any(d.status is DeviceStatus.UP for d in devices):
+            return SiteStatus.UP, "none"
+        for d in devices:
+            if d.status is DeviceStatus.DEGRADED:
+                return SiteStatus.DEGRADED, d.reason
+        if any(d.status is DeviceStatus.UNKNOWN for d in devices):
+            return SiteStatus.NO_DATA, "no_data"
+        if all(d.status is DeviceStatus.UNREACHABLE for d in devices):
+            return SiteStatus.DOWN, "upstream_down"
+        return SiteStatus.DOWN, "device_down"
