@@ -83,6 +83,8 @@ class _Merge:
     references: list[_Reference] = field(default_factory=list)
     # Ids of devices written down, valid or not, so one bad device is one error, not many.
     declared: set[str] = field(default_factory=set)
+    # Where each device's `parent:` is written, to point a cycle at the key to change.
+    parent_keys: dict[str, ConfigError] = field(default_factory=dict)
 
     def refer(self, r: Reader, node: Node, path: str, target: str) -> None:
         """Remember that `target` must be a device id, and where it was named."""
@@ -98,7 +100,7 @@ def load_inventory(config: Config) -> Inventory:
         _read_inventory_file(file, merge)
     _check_references(merge)
     if merge.errors:
-        raise ConfigLoadError(sorted(merge.errors, key=lambda e: (e.file, e.line, e.column)))
+        raise ConfigLoadError(merge.errors)
     return Inventory(devices=merge.devices, sites=merge.sites, files=tuple(files))
 
 
@@ -258,8 +260,9 @@ def _device(r: Reader, node: Node, path: str, merge: _Merge) -> Device | None:
     address = _address(r, m["address"], join(path, "address"), family) if "address" in m else None
     config = merge.config
     parent = _optional_string(r, m, "parent", path)
-    if parent is not None:
+    if parent is not None and device_id is not None:
         merge.refer(r, m["parent"], join(path, "parent"), parent)
+        merge.parent_keys[device_id] = merge.references[-1].where
     checks = _checks(r, m["checks"], join(path, "checks")) if "checks" in m else {Check.ICMP}
     icmp = _icmp(r, m["icmp"], join(path, "icmp"), config.icmp) if "icmp" in m else config.icmp
     state = config.state
@@ -298,7 +301,7 @@ def _address(r: Reader, node: Node, path: str, family: AddressFamily) -> str | N
     except ValueError:
         if _is_hostname(text):
             return text.rstrip(".").lower()
-        r.error(node, path, f"{text!r} is neither an IPv4 or IPv6 address nor a valid hostname")
+        r.error(node, path, f"{text!r} is not an IPv4 address, an IPv6 address or a valid hostname")
         return None
     if ip.version == 4 and family is AddressFamily.IPV6:
         r.error(node, path, f"{text} is an IPv4 address but family is ipv6")
@@ -426,12 +429,9 @@ def _check_references(merge: _Merge) -> None:
             message = f"unknown device {ref.target!r}"
             merge.errors.append(dataclasses.replace(ref.where, message=message))
     for cycle in _parent_cycles(merge.devices):
-        first = merge.devices[cycle[0]]
         chain = " -> ".join([*cycle, cycle[0]])
-        merge.errors.append(
-            ConfigError(first.origin.file, first.origin.line, 0, f"devices[{first.id}].parent",
-                        f"parent cycle: {chain}")
-        )  # fmt: skip
+        where = merge.parent_keys[cycle[0]]
+        merge.errors.append(dataclasses.replace(where, message=f"parent cycle: {chain}"))
 
 
 def _parent_cycles(devices: dict[str, Device]) -> list[list[str]]:

@@ -49,8 +49,9 @@ class ConfigLoadError(Exception):
     """Every problem found in one load, reported together."""
 
     def __init__(self, errors: list[ConfigError]) -> None:
-        super().__init__("\n".join(str(e) for e in errors))
-        self.errors = errors
+        # In file order, so an operator can fix them top to bottom.
+        self.errors = sorted(errors, key=lambda e: (e.file, e.line, e.column))
+        super().__init__("\n".join(str(e) for e in self.errors))
 
 
 def join(path: str, key: str | int) -> str:
@@ -72,7 +73,10 @@ def compose_file(path: Path, errors: list[ConfigError]) -> Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = exc.problem or "invalid YAML"
+        if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+            # Say where the unclosed construct began: that is usually the line to fix.
+            problem = f"{problem} ({exc.context} started on line {exc.context_mark.line + 1})"
         errors.append(ConfigError(str(path), line, column, "", f"invalid YAML: {problem}"))
     except yaml.YAMLError as exc:
         errors.append(ConfigError(str(path), 0, 0, "", f"invalid YAML: {exc}"))
@@ -126,9 +130,11 @@ class Reader:
                 self.error(key_node, join(path, key), f"duplicate key (first set on line {first})")
             else:
                 out[key] = value_node
-        for key in required:
-            if self.is_null(out.get(key)):
-                self.error(node, join(path, key), "required key is missing")
+        missing = [key for key in required if self.is_null(out.get(key))]
+        if len(missing) == 1:
+            self.error(node, join(path, missing[0]), "required key is missing")
+        elif missing:
+            self.error(node, path, f"required keys are missing: {', '.join(missing)}")
         return out
 
     def sequence(self, node: Node, path: str) -> list[Node] | None:
@@ -245,6 +251,6 @@ def _kind(node: Node | None) -> str:
 
 
 def _unknown_key(key: str, allowed: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=1)
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.75)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"unknown key{hint}; allowed: {', '.join(allowed)}"

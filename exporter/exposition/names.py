@@ -1,0 +1,27 @@
+"""Find metric names used in rules and dashboards, to check them against the catalogue."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from exporter.exposition.catalogue import NAMESPACE, series_names
+
+_NAME = re.compile(rf"\b{NAMESPACE}_[a-z0-9_]+\b")
+# Recording rules are named level:metric:operations; their outputs are not exporter metrics.
+_RECORD = re.compile(r"^\s*-?\s*record:\s*['\"]?([^'\"\s]+)", re.MULTILINE)
+
+
+def unknown_metrics(files: Iterable[Path]) -> dict[str, set[str]]:
+    """Return, per file, the `tps_*` names it uses that the catalogue does not declare."""
+    known = series_names()
+    out: dict[str, set[str]] = {}
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        recorded = set(_RECORD.findall(text))
+        used = {m for m in _NAME.findall(text) if not any(m in r for r in recorded)}
+        unknown = used - known
+        if unknown:
+            out[str(path)] = unknown
+    return out
