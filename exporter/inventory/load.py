@@ -131,7 +131,7 @@ def _icmp(r: Reader, node: Node, path: str, base: IcmpSettings) -> IcmpSettings:
     if m is None:
         return base
     durations = {
-        "interval": (1.0, 86400.0),
+        "interval": (0.1, 86400.0),
         "timeout": (0.01, 60.0),
         "spacing": (0.01, 60.0),
         "max_rtt": (0.001, 60.0),
