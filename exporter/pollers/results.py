@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import itertools
 import statistics
 from dataclasses import dataclass
 
@@ -67,5 +68,4 @@ class PingResult:
         """Return the mean absolute difference between successive round trips (RFC 3550 style)."""
         if len(self.rtts) < 2:
             return None
-        pairs = zip(self.rtts, self.rtts[1:], strict=False)
-        return statistics.fmean(abs(b - a) for a, b in pairs)
+        return statistics.fmean(abs(b - a) for a, b in itertools.pairwise(self.rtts))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import statistics
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from exporter.inventory.load import load
 from exporter.inventory.model import AddressFamily, Device
 from exporter.pollers.icmp import IcmpPoller
-from exporter.pollers.resolver import Resolver, ResolveError
+from exporter.pollers.resolver import ResolveError, Resolver
 from exporter.pollers.results import Failure
 from exporter.pollers.scheduler import Scheduler, phase
 from exporter.state.stats import Histogram
@@ -60,7 +61,7 @@ def test_each_device_is_polled_on_its_interval(tmp_path: Path) -> None:
     asyncio.run(scenario())
     for times in polled.values():
         assert len(times) in (5, 6)
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert statistics.fmean(gaps) == pytest.approx(0.3, abs=0.03)
 
 
@@ -134,7 +135,7 @@ def test_resolver_caches_refreshes_and_reports_failures() -> None:
         assert calls == ["rtr.example"]  # cached
         answers["rtr.example"] = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         await asyncio.sleep(0.25)
-        with pytest.raises(ResolveError, match="lookup of rtr.example failed"):
+        with pytest.raises(ResolveError, match=r"lookup of rtr\.example failed"):
             await resolver.resolve("rtr.example", AddressFamily.AUTO)
         assert calls == ["rtr.example", "rtr.example"]  # looked up again after expiry
 

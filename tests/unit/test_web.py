@@ -1,0 +1,127 @@
+"""The HTTP surface and the running exporter: scrape, health, readiness, reload."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.exposition.web import make_app
+from exporter.inventory.load import load
+from exporter.runtime import Exporter, Source
+from exporter.state.store import DeviceStatus, SiteStatus
+from tests.conftest import device_yaml, site_yaml
+from tests.fakes import FakeTransport
+
+FAST = "icmp: {interval: 200ms, count: 2, spacing: 10ms, timeout: 50ms}\ndown_after: 2"
+
+
+def write(targets: Path, devices: str, sites: str) -> None:
+    (targets / "i.yaml").write_text(f"devices:\n{devices}sites:\n{sites}")
+
+
+def make_exporter(tmp_path: Path, transport: FakeTransport) -> Exporter:
+    targets = tmp_path / "targets"
+    targets.mkdir(exist_ok=True)
+    write(
+        targets,
+        device_yaml("rtr-up", "127.0.0.1", FAST) + device_yaml("rtr-dead", "127.0.0.2", FAST),
+        site_yaml("tps-1", ["rtr-up"]) + site_yaml("tps-2", ["rtr-dead"]) + site_yaml("tps-3", []),
+    )
+    source = Source(None, (targets,))
+    return Exporter(source, *load(None, source.targets), transport)
+
+
+def values(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {
+        tuple(sorted(s.labels.items())): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name == name
+    }
+
+
+def test_scrape_health_ready_and_reload(tmp_path: Path) -> None:
+    transport = FakeTransport(replies={"127.0.0.1": [0.002, 0.003]})
+    exporter = make_exporter(tmp_path, transport)
+
+    async def scenario() -> None:
+        async with TestClient(TestServer(make_app(exporter))) as client:
+            assert (await client.get("/-/ready")).status == 503  # not polling yet
+            assert (await client.get("/-/healthy")).status == 200
+            exporter.start()
+            await asyncio.sleep(0.7)
+            assert (await client.get("/-/ready")).status == 200
+            response = await client.get("/metrics")
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            text = await response.text()
+            status = values(text, "tps_site_status")
+            assert status[(("reason", "none"), ("site", "tps-1"), ("status", "up"))] == 1
+            assert status[(("reason", "device_down"), ("site", "tps-2"), ("status", "down"))] == 1
+            assert values(text, "tps_config_last_reload_successful") == {(): 1}
+
+            # A broken inventory is refused; the old one keeps polling.
+            targets = tmp_path / "targets"
+            (targets / "broken.yaml").write_text(
+                "devices:\n  - {id: rtr-x, kind: router}\n"
+                "  - {id: rtr-up, kind: router, address: 127.0.0.9}\n"
+            )
+            response = await client.post("/-/reload")
+            assert response.status == 500
+            body = await response.text()
+            assert "broken.yaml:2:5: devices[0].address: required key is missing" in body
+            # Files load in name order, so i.yaml's rtr-up is the one flagged.
+            assert (
+                "i.yaml:2:5: devices[0].id: duplicate id 'rtr-up' "
+                f"(first at {targets}/broken.yaml:3)" in body
+            )
+            calls = len(transport.calls)
+            await asyncio.sleep(0.45)
+            assert len(transport.calls) > calls  # still polling the old inventory
+            text = await (await client.get("/metrics")).text()
+            assert values(text, "tps_config_last_reload_successful") == {(): 0}
+            assert values(text, "tps_config_reloads_total")[(("result", "failure"),)] == 1
+            assert set(exporter.inventory.devices) == {"rtr-up", "rtr-dead"}
+
+            # Fixed: the new inventory is polled, state of kept devices carries over.
+            (targets / "broken.yaml").write_text(
+                "devices:\n" + device_yaml("rtr-new", "127.0.0.3", FAST)
+                + "sites:\n" + site_yaml("tps-9", ["rtr-new"])
+            )  # fmt: skip
+            since = exporter.store.sites["tps-1"].since
+            response = await client.post("/-/reload")
+            assert response.status == 200, await response.text()
+            assert exporter.store.sites["tps-1"].since == since
+            assert exporter.store.sites["tps-1"].status is SiteStatus.UP
+            await asyncio.sleep(0.6)
+            assert any(host == "127.0.0.3" for host, _ in transport.calls)
+            assert exporter.store.devices["rtr-new"].status is DeviceStatus.DOWN
+            text = await (await client.get("/metrics")).text()
+            assert values(text, "tps_config_last_reload_successful") == {(): 1}
+
+            assert (await client.get("/-/reload")).status == 405
+            assert (await client.get("/nope")).status == 404
+            assert "3 TPS" not in await (await client.get("/")).text()
+            await exporter.stop()
+
+    asyncio.run(scenario())
+
+
+def test_large_scrapes_are_gzipped_on_request(tmp_path: Path) -> None:
+    exporter = make_exporter(tmp_path, FakeTransport())
+
+    async def scenario() -> None:
+        async with TestClient(TestServer(make_app(exporter))) as client:
+            response = await client.get("/metrics", headers={"Accept-Encoding": "gzip"},
+                                        auto_decompress=False)  # fmt: skip
+            assert response.headers.get("Content-Encoding") == "gzip"
+            text = gzip.decompress(await response.read()).decode()
+            assert "tps_site_info{" in text
+            plain = await client.get("/metrics", headers={"Accept-Encoding": "identity"})
+            assert "Content-Encoding" not in plain.headers
+
+    asyncio.run(scenario())
