@@ -1,0 +1,69 @@
+"""A test host in a network namespace of the test's own, joined to this one by a veth pair."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command, raising with its stderr when it fails."""
+    result = subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {result.stderr.strip()}")
+    return result
+
+
+@dataclass
+class LabHost:
+    """One namespace: `address` answers ping, `silent` never does (dropped by nftables)."""
+
+    name: str
+    host_side: str
+    address: str
+    silent: str
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run a command inside the namespace."""
+        return sh("ip", "netns", "exec", self.name, *args, check=check)
+
+    def answer_pings(self, answer: bool) -> None:
+        """Make the namespace's kernel answer echo requests, or ignore them all."""
+        self.run("sysctl", "-qw", f"net.ipv4.icmp_echo_ignore_all={0 if answer else 1}")
+
+
+@contextmanager
+def lab_host() -> Iterator[LabHost]:
+    """Create a namespace with two addresses on a /29 in 198.18.0.0/15; always tear it down."""
+    tag = f"{os.getpid() % 10000}{random.randrange(100):02d}"
+    subnet = random.randrange(1, 250)
+    host = LabHost(
+        name=f"tpsx{tag}",
+        host_side=f"198.18.{subnet}.1",
+        address=f"198.18.{subnet}.2",
+        silent=f"198.18.{subnet}.3",
+    )
+    outer, inner = f"tpsh{tag}", f"tpsn{tag}"
+    try:
+        sh("ip", "netns", "add", host.name)
+        sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner)
+        sh("ip", "link", "set", inner, "netns", host.name)
+        sh("ip", "addr", "add", f"{host.host_side}/29", "dev", outer)
+        sh("ip", "link", "set", outer, "up")
+        host.run("ip", "addr", "add", f"{host.address}/29", "dev", inner)
+        host.run("ip", "addr", "add", f"{host.silent}/29", "dev", inner)
+        host.run("ip", "link", "set", inner, "up")
+        host.run("ip", "link", "set", "lo", "up")
+        host.run("nft", "add", "table", "inet", "tpsx")
+        host.run("nft", "add", "chain", "inet", "tpsx", "input",
+                 "{ type filter hook input priority 0 ; }")  # fmt: skip
+        host.run("nft", "add", "rule", "inet", "tpsx", "input",
+                 "ip", "daddr", host.silent, "icmp", "type", "echo-request", "drop")  # fmt: skip
+        yield host
+    finally:
+        sh("ip", "link", "del", outer, check=False)
+        sh("ip", "netns", "del", host.name, check=False)
