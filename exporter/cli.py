@@ -207,7 +207,8 @@ async def _serve(source: Source, listen: str, mode: SocketMode) -> int:
         transport.close()
         return EXIT_USAGE
     exporter.start()
-    log.info("listening", extra={"address": listen, "sockets": transport.socket_kinds})
+    sockets = ",".join(f"{family}={kind}" for family, kind in transport.socket_kinds.items())
+    log.info("listening", extra={"address": listen, "icmp_sockets": sockets})
     await _wait_for_signals(exporter)
     log.info("shutting down")
     await exporter.stop()
