@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -34,6 +35,16 @@ def require_binary(name: str) -> str:
     require(path is not None, f"needs {name} on PATH (make deps)")
     assert path is not None
     return path
+
+
+def samples_in(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """Return the samples named `name` in exposition text, keyed by their sorted labels."""
+    return {
+        tuple(sorted(s.labels.items())): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name == name
+    }
 
 
 SITE_PLACE = """\

@@ -89,107 +89,65 @@ def render(store: Store, stats: RuntimeStats) -> bytes:
     return "".join(out).encode()
 
 
+def _rows(out: list[str], metric: c.Metric, rows: Iterable[tuple[str, float | None]]) -> None:
+    """Write a family: its header, then one sample per (label text, value); None is skipped."""
+    _header(out, metric)
+    name = metric.name
+    out.extend(f"{name}{{{labels}}} {_num(value)}\n" for labels, value in rows if value is not None)
+
+
+def _status_counts(
+    out: list[str], metric: c.Metric, statuses: Iterable[str], every: Iterable[str]
+) -> None:
+    """Write how many sites or devices are in each status, zero included."""
+    counts: dict[str, int] = dict.fromkeys(every, 0)
+    for status in statuses:
+        counts[status] += 1
+    _rows(out, metric, ((f'status="{k}"', v) for k, v in counts.items()))
+
+
 def _sites(out: list[str], store: Store) -> None:
     site_info, site_devices, _, keys, _ = _static(store.inventory)
     _header(out, c.SITE_INFO)
     out.append(site_info)
     _header(out, c.SITE_DEVICE_INFO)
     out.append(site_devices)
-    states = store.sites.values()
-    _header(out, c.SITE_UP)
+    states = [(keys[s.site.id], s) for s in store.sites.values()]
     reachable = (SiteStatus.UP, SiteStatus.DEGRADED)
-    out.extend(f"tps_site_up{{{keys[s.site.id]}}} {int(s.status in reachable)}\n" for s in states)
-    _header(out, c.SITE_STATUS)
-    out.extend(
-        f'tps_site_status{{{keys[s.site.id]},status="{s.status}",reason="{s.reason}"}} 1\n'
-        for s in states
-    )
-    _header(out, c.SITE_STATUS_SINCE)
-    out.extend(
-        f"tps_site_status_since_timestamp_seconds{{{keys[s.site.id]}}} {_num(s.since)}\n"
-        for s in states
-    )
-    counts = {status: 0 for status in SiteStatus}
-    for s in states:
-        counts[s.status] += 1
-    _header(out, c.SITES)
-    out.extend(f'tps_sites{{status="{k}"}} {v}\n' for k, v in counts.items())
+    _rows(out, c.SITE_UP, ((k, int(s.status in reachable)) for k, s in states))
+    _rows(out, c.SITE_STATUS,
+          ((f'{k},status="{s.status}",reason="{s.reason}"', 1) for k, s in states))  # fmt: skip
+    _rows(out, c.SITE_STATUS_SINCE, ((k, s.since) for k, s in states))
+    _status_counts(out, c.SITES, (s.status for _, s in states), SiteStatus)
 
 
 def _devices(out: list[str], store: Store) -> None:
     _, _, device_info, _, keys = _static(store.inventory)
-    states = store.devices.values()
     _header(out, c.DEVICE_INFO)
     out.append(device_info)
-    _header(out, c.DEVICE_UP)
-    out.extend(
-        f"tps_device_up{{{keys[d.device.id]}}} {int(d.status in REACHABLE)}\n" for d in states
-    )
-    _header(out, c.DEVICE_STATUS)
-    out.extend(
-        f'tps_device_status{{{keys[d.device.id]},status="{d.status}",reason="{d.reason}"}} 1\n'
-        for d in states
-    )
-    _header(out, c.DEVICE_STATUS_SINCE)
-    out.extend(
-        f"tps_device_status_since_timestamp_seconds{{{keys[d.device.id]}}} {_num(d.since)}\n"
-        for d in states
-    )
-    _header(out, c.DEVICE_FAILURES)
-    out.extend(
-        f"tps_device_consecutive_failures{{{keys[d.device.id]}}} {d.consecutive_failures}\n"
-        for d in states
-    )
-    _header(out, c.DEVICE_LAST_SUCCESS)
-    out.extend(
-        f"tps_device_last_success_timestamp_seconds{{{keys[d.device.id]}}} {_num(d.last_success)}\n"
-        for d in states
-        if d.last_success is not None
-    )
-    _header(out, c.DEVICE_LAST_POLL)
-    out.extend(
-        f"tps_device_last_poll_timestamp_seconds{{{keys[d.device.id]}}} {_num(d.last_poll)}\n"
-        for d in states
-        if d.last_poll is not None
-    )
-    counts = {status: 0 for status in DeviceStatus}
-    for d in states:
-        counts[d.status] += 1
-    _header(out, c.DEVICES)
-    out.extend(f'tps_devices{{status="{k}"}} {v}\n' for k, v in counts.items())
+    states = [(keys[d.device.id], d) for d in store.devices.values()]
+    _rows(out, c.DEVICE_UP, ((k, int(d.status in REACHABLE)) for k, d in states))
+    _rows(out, c.DEVICE_STATUS,
+          ((f'{k},status="{d.status}",reason="{d.reason}"', 1) for k, d in states))  # fmt: skip
+    _rows(out, c.DEVICE_STATUS_SINCE, ((k, d.since) for k, d in states))
+    _rows(out, c.DEVICE_FAILURES, ((k, d.consecutive_failures) for k, d in states))
+    _rows(out, c.DEVICE_LAST_SUCCESS, ((k, d.last_success) for k, d in states))
+    _rows(out, c.DEVICE_LAST_POLL, ((k, d.last_poll) for k, d in states))
+    _status_counts(out, c.DEVICES, (d.status for _, d in states), DeviceStatus)
 
 
 def _icmp(out: list[str], store: Store) -> None:
     _, _, _, _, keys = _static(store.inventory)
-    polled = [d for d in store.devices.values() if d.last is not None]
-    _header(out, c.ICMP_RTT)
-    for d in polled:
-        assert d.last is not None
-        if d.last.rtts:
-            key = keys[d.device.id]
-            for stat, value in (("min", d.last.rtt_min), ("avg", d.last.rtt_avg),
-                                ("max", d.last.rtt_max)):  # fmt: skip
-                out.append(f'tps_icmp_rtt_seconds{{{key},stat="{stat}"}} {_num(value or 0.0)}\n')
-    _header(out, c.ICMP_LOSS)
-    out.extend(
-        f"tps_icmp_loss_ratio{{{keys[d.device.id]}}} {_num(d.last.loss_ratio)}\n"
-        for d in polled
-        if d.last is not None and d.last.sent
-    )
-    _header(out, c.ICMP_JITTER)
-    out.extend(
-        f"tps_icmp_jitter_seconds{{{keys[d.device.id]}}} {_num(d.last.jitter)}\n"
-        for d in polled
-        if d.last is not None and d.last.jitter is not None
-    )
-    _header(out, c.ICMP_REQUESTS)
-    out.extend(
-        f"tps_icmp_echo_requests_total{{{keys[d.device.id]}}} {d.echo_requests}\n" for d in polled
-    )
-    _header(out, c.ICMP_REPLIES)
-    out.extend(
-        f"tps_icmp_echo_replies_total{{{keys[d.device.id]}}} {d.echo_replies}\n" for d in polled
-    )
+    polled = [(keys[d.device.id], d, d.last) for d in store.devices.values() if d.last is not None]
+    _rows(out, c.ICMP_RTT, (
+        (f'{k},stat="{stat}"', value)
+        for k, _, last in polled
+        for stat, value in (("min", last.rtt_min), ("avg", last.rtt_avg), ("max", last.rtt_max))
+    ))  # fmt: skip
+    _rows(out, c.ICMP_LOSS, ((k, last.loss_ratio) for k, _, last in polled if last.sent))
+    _rows(out, c.ICMP_JITTER, ((k, last.jitter) for k, _, last in polled))
+    _rows(out, c.ICMP_REQUESTS, ((k, d.echo_requests) for k, d, _ in polled))
+    _rows(out, c.ICMP_REPLIES, ((k, d.echo_replies) for k, d, _ in polled))
 
 
 def _exporter(out: list[str], store: Store, stats: RuntimeStats) -> None:

@@ -15,7 +15,7 @@ from exporter.inventory.load import load
 from exporter.pollers.results import Failure
 from exporter.state.stats import RuntimeStats
 from exporter.state.store import Store
-from tests.conftest import REPO, device_yaml, site_yaml
+from tests.conftest import REPO, device_yaml, samples_in, site_yaml
 from tests.fakes import lost, ok, partial
 
 UNIT_SUFFIXES = {"seconds": "_seconds", "bytes": "_bytes", "ratio": "_ratio"}
@@ -72,14 +72,7 @@ def families(store: Store) -> dict[str, object]:
 
 
 def samples(store: Store, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-    stats = RuntimeStats()
-    text = render(store, stats).decode()
-    return {
-        tuple(sorted(s.labels.items())): s.value
-        for f in text_string_to_metric_families(text)
-        for s in f.samples
-        if s.name == name
-    }
+    return samples_in(render(store, RuntimeStats()).decode(), name)
 
 
 def test_every_family_rendered_is_in_the_catalogue_and_back(store: Store) -> None:

@@ -7,13 +7,12 @@ import gzip
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.exposition.web import make_app
 from exporter.inventory.load import load
 from exporter.runtime import Exporter, Source
 from exporter.state.store import DeviceStatus, SiteStatus
-from tests.conftest import device_yaml, site_yaml
+from tests.conftest import device_yaml, samples_in, site_yaml
 from tests.fakes import FakeTransport
 
 FAST = "icmp: {interval: 200ms, count: 2, spacing: 10ms, timeout: 50ms}\ndown_after: 2"
@@ -35,15 +34,6 @@ def make_exporter(tmp_path: Path, transport: FakeTransport) -> Exporter:
     return Exporter(source, *load(None, source.targets), transport)
 
 
-def values(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-    return {
-        tuple(sorted(s.labels.items())): s.value
-        for f in text_string_to_metric_families(text)
-        for s in f.samples
-        if s.name == name
-    }
-
-
 def test_scrape_health_ready_and_reload(tmp_path: Path) -> None:
     transport = FakeTransport(replies={"127.0.0.1": [0.002, 0.003]})
     exporter = make_exporter(tmp_path, transport)
@@ -59,10 +49,10 @@ def test_scrape_health_ready_and_reload(tmp_path: Path) -> None:
             assert response.status == 200
             assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
             text = await response.text()
-            status = values(text, "tps_site_status")
+            status = samples_in(text, "tps_site_status")
             assert status[(("reason", "none"), ("site", "tps-1"), ("status", "up"))] == 1
             assert status[(("reason", "device_down"), ("site", "tps-2"), ("status", "down"))] == 1
-            assert values(text, "tps_config_last_reload_successful") == {(): 1}
+            assert samples_in(text, "tps_config_last_reload_successful") == {(): 1}
 
             # A broken inventory is refused; the old one keeps polling.
             targets = tmp_path / "targets"
@@ -83,8 +73,8 @@ def test_scrape_health_ready_and_reload(tmp_path: Path) -> None:
             await asyncio.sleep(0.45)
             assert len(transport.calls) > calls  # still polling the old inventory
             text = await (await client.get("/metrics")).text()
-            assert values(text, "tps_config_last_reload_successful") == {(): 0}
-            assert values(text, "tps_config_reloads_total")[(("result", "failure"),)] == 1
+            assert samples_in(text, "tps_config_last_reload_successful") == {(): 0}
+            assert samples_in(text, "tps_config_reloads_total")[(("result", "failure"),)] == 1
             assert set(exporter.inventory.devices) == {"rtr-up", "rtr-dead"}
 
             # Fixed: the new inventory is polled, state of kept devices carries over.
@@ -101,7 +91,7 @@ def test_scrape_health_ready_and_reload(tmp_path: Path) -> None:
             assert any(host == "127.0.0.3" for host, _ in transport.calls)
             assert exporter.store.devices["rtr-new"].status is DeviceStatus.DOWN
             text = await (await client.get("/metrics")).text()
-            assert values(text, "tps_config_last_reload_successful") == {(): 1}
+            assert samples_in(text, "tps_config_last_reload_successful") == {(): 1}
 
             assert (await client.get("/-/reload")).status == 405
             assert (await client.get("/nope")).status == 404
