@@ -44,7 +44,8 @@ def _header(out: list[str], metric: c.Metric) -> None:
     out.append(f"# HELP {metric.name} {help_text}\n# TYPE {metric.name} {metric.type}\n")
 
 
-@functools.lru_cache(maxsize=4)
+# Two: the running inventory and, during a reload, the next one. Older ones must not linger.
+@functools.lru_cache(maxsize=2)
 def _static(inventory: Inventory) -> tuple[str, str, str, dict[str, str], dict[str, str]]:
     """Render what only changes with the inventory: info metrics and each id's label text."""
     site_keys = {s: f'site="{escape(s)}"' for s in inventory.sites}

@@ -105,6 +105,8 @@ def load_inventory(config: Config) -> Inventory:
 
 
 def _read_config(path: Path, config: Config, errors: list[ConfigError]) -> Config:
+    # Relative paths are relative to the config file, so it can be run from anywhere.
+    config = dataclasses.replace(config, targets=(path.parent / "targets",), source=path)
     root = compose_file(path, errors)
     if root is None or Reader.is_null(root):
         return config
@@ -114,7 +116,6 @@ def _read_config(path: Path, config: Config, errors: list[ConfigError]) -> Confi
         return config
     if "targets" in top and (items := r.sequence(top["targets"], "targets")) is not None:
         paths = [r.string(n, join("targets", i)) for i, n in enumerate(items)]
-        # Relative paths are relative to the config file, so it can be run from anywhere.
         resolved = tuple(path.parent / p for p in paths if p is not None)
         config = dataclasses.replace(config, targets=resolved)
     if "icmp" in top:
@@ -123,7 +124,7 @@ def _read_config(path: Path, config: Config, errors: list[ConfigError]) -> Confi
         config = dataclasses.replace(config, state=_state(r, top["state"], config.state))
     if "resolver" in top:
         config = dataclasses.replace(config, resolver=_resolver(r, top["resolver"]))
-    return dataclasses.replace(config, source=path)
+    return config
 
 
 def _icmp(r: Reader, node: Node, path: str, base: IcmpSettings) -> IcmpSettings:

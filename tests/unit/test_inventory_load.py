@@ -117,6 +117,13 @@ def test_device_overrides_and_defaults(tmp_path: Path) -> None:
         vsat.address = "127.0.0.1"  # type: ignore[misc]
 
 
+def test_default_targets_are_beside_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "c.yml").write_text("icmp: {count: 2}\n")
+    assert load_config(tmp_path / "c.yml").targets == (tmp_path / "targets",)
+    (tmp_path / "empty.yml").write_text("# nothing set\n")
+    assert load_config(tmp_path / "empty.yml").targets == (tmp_path / "targets",)
+
+
 def test_targets_on_the_command_line_override_the_config(tmp_path: Path) -> None:
     (tmp_path / "c.yml").write_text("targets: [nowhere]\n")
     config = load_config(tmp_path / "c.yml", [tmp_path / "here"])
