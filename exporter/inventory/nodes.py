@@ -21,6 +21,24 @@ Node = yaml.Node
 E = TypeVar("E", bound=enum.Enum)
 
 _NULL_TAG = "tag:yaml.org,2002:null"
+_STR_TAG = "tag:yaml.org,2002:str"
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+
+
+class _TextLoader(_Loader):  # type: ignore[misc,valid-type]
+    """Tag plain scalars as null or text only: values are read as written, never as YAML types.
+
+    PyYAML's regex resolver is a quarter of the load time of a large inventory, and guessing
+    ints, floats, booleans and dates is exactly what would turn code `21.10` into 21.1.
+    """
+
+    def resolve(self, kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:
+        """Return the tag of a node: null or str for plain scalars, the default otherwise."""
+        if kind is yaml.ScalarNode:
+            return _NULL_TAG if implicit[0] and value in _NULLS else _STR_TAG
+        return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+
+
 _SCALAR_TEXT_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -69,7 +87,7 @@ def compose_file(path: Path, errors: list[ConfigError]) -> Node | None:
         errors.append(ConfigError(str(path), 0, 0, "", f"cannot read file: {exc}"))
         return None
     try:
-        return yaml.compose(text, Loader=_Loader)
+        return yaml.compose(text, Loader=_TextLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)

@@ -92,6 +92,17 @@ def test_codes_written_as_numbers_stay_codes(tmp_path: Path) -> None:
     assert inventory.sites["tps-1"].place.regency.code == "21.10"
 
 
+def test_values_are_read_as_written_not_as_yaml_types(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(
+        "devices:\n  - {id: 2024-02-14, kind: router, address: 127.0.0.1, operator: no}\n"
+        "  - {id: r2, kind: router, address: 127.0.0.2, operator: 'null', name: ~}\n"
+    )
+    _config, inventory = load(None, [tmp_path])
+    assert inventory.devices["2024-02-14"].operator == "no"  # not False
+    assert inventory.devices["r2"].operator == "null"  # quoted: text
+    assert inventory.devices["r2"].name == ""  # plain ~: null
+
+
 def test_device_overrides_and_defaults(tmp_path: Path) -> None:
     (tmp_path / "tps-exporter.yml").write_text(
         "targets: [inv]\nicmp: {interval: 1m, count: 5, max_rtt: 1500ms}\nstate: {down_after: 2}\n"
