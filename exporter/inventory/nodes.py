@@ -25,7 +25,7 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 
 
-class _TextLoader(_Loader):  # type: ignore[misc,valid-type]
+class _TextLoader(_Loader):
     """Tag plain scalars as null or text only: values are read as written, never as YAML types.
 
     PyYAML's regex resolver is a quarter of the load time of a large inventory, and guessing
