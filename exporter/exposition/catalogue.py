@@ -165,6 +165,206 @@ ICMP_REPLIES = Metric(
     ("device",),
 )
 
+# SNMP: whether the agent answers, and the values built-in profiles map from vendor MIBs.
+SNMP_UP = Metric(
+    "tps_snmp_up",
+    Type.GAUGE,
+    "Whether the device's SNMP agent answered its last poll (1) or not (0).",
+    ("device",),
+)
+SNMP_DURATION = Metric(
+    "tps_snmp_poll_duration_seconds",
+    Type.GAUGE,
+    "How long the device's last SNMP poll took.",
+    ("device",),
+    "seconds",
+)
+SNMP_ERRORS = Metric(
+    "tps_snmp_errors_total",
+    Type.COUNTER,
+    "SNMP requests that failed, by reason (timeout, auth, no_such_object, bad_response).",
+    ("device", "reason"),
+)
+SNMP_LAST_SUCCESS = Metric(
+    "tps_snmp_last_success_timestamp_seconds",
+    Type.GAUGE,
+    "When the device's SNMP agent last answered, as a Unix time.",
+    ("device",),
+    "seconds",
+)
+DEVICE_SNMP_INFO = Metric(
+    "tps_device_snmp_info",
+    Type.GAUGE,
+    "What the device says it is over SNMP: sysName, sysDescr, sysObjectID.",
+    ("device", "sys_name", "sys_descr", "sys_object_id"),
+)
+DEVICE_UPTIME = Metric(
+    "tps_device_uptime_seconds",
+    Type.GAUGE,
+    "Time since the device's SNMP agent (re)started (sysUpTime).",
+    ("device",),
+    "seconds",
+)
+DEVICE_REBOOTS = Metric(
+    "tps_device_reboots_total",
+    Type.COUNTER,
+    "Reboots seen by the exporter: times the device's uptime went backwards.",
+    ("device",),
+)
+DEVICE_TEMPERATURE = Metric(
+    "tps_device_temperature_celsius",
+    Type.GAUGE,
+    "Temperature of a device's sensor, in degrees Celsius.",
+    ("device", "sensor"),
+    "celsius",
+)
+DEVICE_VOLTAGE = Metric(
+    "tps_device_supply_voltage_volts",
+    Type.GAUGE,
+    "Supply voltage measured by the device.",
+    ("device", "sensor"),
+    "volts",
+)
+DEVICE_WAN_UP = Metric(
+    "tps_device_wan_up",
+    Type.GAUGE,
+    "Whether any of the device's WAN interfaces is operationally up (1) or none is (0).",
+    ("device",),
+)
+INTERFACE_INFO = Metric(
+    "tps_interface_info",
+    Type.GAUGE,
+    "Names of a device's interface, and whether it is marked as a WAN interface.",
+    ("device", "interface", "name", "descr", "alias", "wan"),
+)
+INTERFACE_UP = Metric(
+    "tps_interface_up",
+    Type.GAUGE,
+    "Whether an interface is operationally up (ifOperStatus up).",
+    ("device", "interface"),
+)
+INTERFACE_ADMIN_UP = Metric(
+    "tps_interface_admin_up",
+    Type.GAUGE,
+    "Whether an interface is administratively up (ifAdminStatus up).",
+    ("device", "interface"),
+)
+INTERFACE_RX = Metric(
+    "tps_interface_received_bytes_total",
+    Type.COUNTER,
+    "Bytes received on an interface (64-bit counter where the agent has one).",
+    ("device", "interface"),
+    "bytes",
+)
+INTERFACE_TX = Metric(
+    "tps_interface_transmitted_bytes_total",
+    Type.COUNTER,
+    "Bytes sent on an interface (64-bit counter where the agent has one).",
+    ("device", "interface"),
+    "bytes",
+)
+INTERFACE_SPEED = Metric(
+    "tps_interface_speed_bytes",
+    Type.GAUGE,
+    "Nominal speed of an interface, in bytes per second.",
+    ("device", "interface"),
+    "bytes",
+)
+UPS_BATTERY_STATUS = Metric(
+    "tps_ups_battery_status",
+    Type.GAUGE,
+    "Battery status of a UPS (normal, low, depleted, unknown, ...); always 1.",
+    ("device", "status"),
+)
+UPS_ON_BATTERY = Metric(
+    "tps_ups_on_battery",
+    Type.GAUGE,
+    "Whether a UPS is feeding its load from the battery (mains lost).",
+    ("device",),
+)
+UPS_CHARGE = Metric(
+    "tps_ups_battery_charge_ratio",
+    Type.GAUGE,
+    "Battery charge remaining, 0 to 1.",
+    ("device",),
+    "ratio",
+)
+UPS_RUNTIME = Metric(
+    "tps_ups_battery_runtime_seconds",
+    Type.GAUGE,
+    "Estimated time the battery can still carry the load.",
+    ("device",),
+    "seconds",
+)
+UPS_TIME_ON_BATTERY = Metric(
+    "tps_ups_time_on_battery_seconds",
+    Type.GAUGE,
+    "Time since the UPS switched to battery (0 when on mains).",
+    ("device",),
+    "seconds",
+)
+UPS_VOLTAGE = Metric(
+    "tps_ups_battery_voltage_volts", Type.GAUGE, "Battery voltage of a UPS.", ("device",), "volts"
+)
+UPS_TEMPERATURE = Metric(
+    "tps_ups_battery_temperature_celsius",
+    Type.GAUGE,
+    "Battery temperature of a UPS, in degrees Celsius.",
+    ("device",),
+    "celsius",
+)
+RADIO_INFO = Metric(
+    "tps_radio_info",
+    Type.GAUGE,
+    "A radio or modem of a device: network technology, operator and connection state.",
+    ("device", "radio", "technology", "operator", "state"),
+)
+RADIO_RSSI = Metric(
+    "tps_radio_rssi_dbm",
+    Type.GAUGE,
+    "Received signal strength (RSSI) of a radio or modem, in dBm.",
+    ("device", "radio"),
+    "dbm",
+)
+RADIO_RSRP = Metric(
+    "tps_radio_rsrp_dbm",
+    Type.GAUGE,
+    "LTE reference signal received power (RSRP), in dBm.",
+    ("device", "radio"),
+    "dbm",
+)
+RADIO_RSRQ = Metric(
+    "tps_radio_rsrq_db",
+    Type.GAUGE,
+    "LTE reference signal received quality (RSRQ), in dB.",
+    ("device", "radio"),
+    "db",
+)
+RADIO_SINR = Metric(
+    "tps_radio_sinr_db",
+    Type.GAUGE,
+    "Signal to interference and noise ratio (SINR, or SNR where that is what the device has).",
+    ("device", "radio"),
+    "db",
+)
+RADIO_NOISE = Metric(
+    "tps_radio_noise_floor_dbm",
+    Type.GAUGE,
+    "Noise floor seen by a radio, in dBm.",
+    ("device", "radio"),
+    "dbm",
+)
+RADIO_FREQUENCY = Metric(
+    "tps_radio_frequency_hertz",
+    Type.GAUGE,
+    "Carrier frequency of a radio.",
+    ("device", "radio"),
+    "hertz",
+)
+
+# Labels the SNMP poller adds itself rather than reading them from the agent.
+POLLER_LABELS: dict[str, tuple[str, ...]] = {"tps_interface_info": ("wan",)}
+
 # The exporter itself.
 POLLS = Metric(
     "tps_polls_total",
@@ -276,6 +476,36 @@ CATALOGUE: tuple[Metric, ...] = (
     ICMP_JITTER,
     ICMP_REQUESTS,
     ICMP_REPLIES,
+    SNMP_UP,
+    SNMP_DURATION,
+    SNMP_ERRORS,
+    SNMP_LAST_SUCCESS,
+    DEVICE_SNMP_INFO,
+    DEVICE_UPTIME,
+    DEVICE_REBOOTS,
+    DEVICE_TEMPERATURE,
+    DEVICE_VOLTAGE,
+    DEVICE_WAN_UP,
+    INTERFACE_INFO,
+    INTERFACE_UP,
+    INTERFACE_ADMIN_UP,
+    INTERFACE_RX,
+    INTERFACE_TX,
+    INTERFACE_SPEED,
+    UPS_BATTERY_STATUS,
+    UPS_ON_BATTERY,
+    UPS_CHARGE,
+    UPS_RUNTIME,
+    UPS_TIME_ON_BATTERY,
+    UPS_VOLTAGE,
+    UPS_TEMPERATURE,
+    RADIO_INFO,
+    RADIO_RSSI,
+    RADIO_RSRP,
+    RADIO_RSRQ,
+    RADIO_SINR,
+    RADIO_NOISE,
+    RADIO_FREQUENCY,
     POLLS,
     POLL_ERRORS,
     POLL_DURATION,
@@ -294,6 +524,33 @@ CATALOGUE: tuple[Metric, ...] = (
 )
 
 BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOGUE}
+# Families filled from SNMP profiles rather than written one by one by the renderer.
+PROFILE_METRICS: tuple[Metric, ...] = (
+    DEVICE_SNMP_INFO,
+    DEVICE_UPTIME,
+    DEVICE_TEMPERATURE,
+    DEVICE_VOLTAGE,
+    INTERFACE_INFO,
+    INTERFACE_UP,
+    INTERFACE_ADMIN_UP,
+    INTERFACE_RX,
+    INTERFACE_TX,
+    INTERFACE_SPEED,
+    UPS_BATTERY_STATUS,
+    UPS_ON_BATTERY,
+    UPS_CHARGE,
+    UPS_RUNTIME,
+    UPS_TIME_ON_BATTERY,
+    UPS_VOLTAGE,
+    UPS_TEMPERATURE,
+    RADIO_INFO,
+    RADIO_RSSI,
+    RADIO_RSRP,
+    RADIO_RSRQ,
+    RADIO_SINR,
+    RADIO_NOISE,
+    RADIO_FREQUENCY,
+)
 
 
 def series_names() -> set[str]:

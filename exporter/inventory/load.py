@@ -26,17 +26,20 @@ from exporter.inventory.model import (
     StateSettings,
 )
 from exporter.inventory.nodes import ConfigError, ConfigLoadError, Node, Reader, compose_file, join
+from exporter.inventory.profiles import Profiles
+from exporter.inventory.snmp_config import SnmpSection, read_device_block, read_section
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}")
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 _ICMP_KEYS = ("interval", "timeout", "count", "spacing", "max_loss_ratio", "max_rtt")
 _DEVICE_KEYS = (
-    "id", "name", "kind", "operator", "address", "family", "parent", "checks", "icmp", "down_after",
+    "id", "name", "kind", "operator", "address", "family", "parent", "checks", "icmp", "snmp",
+    "down_after",
 )  # fmt: skip
 _SITE_KEYS = (
     "id", "name", "province", "regency", "district", "village", "timezone",
-    "latitude", "longitude", "devices",
+    "latitude", "longitude", "devices", "power",
 )  # fmt: skip
 
 
@@ -53,6 +56,8 @@ def load_config(path: Path | None, targets: Sequence[Path] = ()) -> Config:
         config = _read_config(path, config, errors)
         if targets:
             config = dataclasses.replace(config, targets=tuple(targets))
+    else:
+        config = _with_snmp(config, read_section(Reader("", errors), None, Path.cwd()))
     if errors:
         raise ConfigLoadError(errors)
     return config
@@ -78,6 +83,7 @@ class _Merge:
 
     config: Config
     errors: list[ConfigError]
+    snmp: SnmpSection = field(default_factory=SnmpSection)
     devices: dict[str, Device] = field(default_factory=dict)
     sites: dict[str, Site] = field(default_factory=dict)
     references: list[_Reference] = field(default_factory=list)
@@ -94,7 +100,8 @@ class _Merge:
 
 def load_inventory(config: Config) -> Inventory:
     """Read and merge every inventory file, then check references across files."""
-    merge = _Merge(config, [])
+    section = SnmpSection(config.snmp, config.snmp_auths, Profiles(config.profiles))
+    merge = _Merge(config, [], section)
     files = _inventory_files(config.targets, merge.errors)
     for file in files:
         _read_inventory_file(file, merge)
@@ -109,11 +116,12 @@ def _read_config(path: Path, config: Config, errors: list[ConfigError]) -> Confi
     config = dataclasses.replace(config, targets=(path.parent / "targets",), source=path)
     root = compose_file(path, errors)
     if root is None or Reader.is_null(root):
-        return config
+        return _with_snmp(config, read_section(Reader(str(path), errors), None, path.parent))
     r = Reader(str(path), errors)
-    top = r.mapping(root, "", ("targets", "icmp", "state", "resolver"))
+    top = r.mapping(root, "", ("targets", "icmp", "state", "resolver", "snmp"))
     if top is None:
         return config
+    config = _with_snmp(config, read_section(r, top.get("snmp"), path.parent))
     if "targets" in top and (items := r.sequence(top["targets"], "targets")) is not None:
         paths = [r.string(n, join("targets", i)) for i, n in enumerate(items)]
         resolved = tuple(path.parent / p for p in paths if p is not None)
@@ -125,6 +133,17 @@ def _read_config(path: Path, config: Config, errors: list[ConfigError]) -> Confi
     if "resolver" in top:
         config = dataclasses.replace(config, resolver=_resolver(r, top["resolver"]))
     return config
+
+
+def _with_snmp(config: Config, section: SnmpSection) -> Config:
+    return dataclasses.replace(
+        config,
+        snmp=section.settings,
+        snmp_auths=section.auths,
+        profiles=section.profiles.profiles,
+        profile_metrics=tuple(section.profiles.metrics.values()),
+        snmp_max_concurrent=section.max_concurrent,
+    )
 
 
 def _icmp(r: Reader, node: Node, path: str, base: IcmpSettings) -> IcmpSettings:
@@ -264,12 +283,22 @@ def _device(r: Reader, node: Node, path: str, merge: _Merge) -> Device | None:
     if parent is not None and device_id is not None:
         merge.refer(r, m["parent"], join(path, "parent"), parent)
         merge.parent_keys[device_id] = merge.references[-1].where
-    checks = _checks(r, m["checks"], join(path, "checks")) if "checks" in m else {Check.ICMP}
+    snmp = None
+    if "snmp" in m and not Reader.is_null(m["snmp"]):
+        snmp = read_device_block(r, m["snmp"], join(path, "snmp"), merge.snmp)
+    default_checks = {Check.ICMP, Check.SNMP} if "snmp" in m else {Check.ICMP}
+    checks = _checks(r, m["checks"], join(path, "checks")) if "checks" in m else default_checks
+    if Check.SNMP in checks and "snmp" not in m:
+        r.error(m["checks"], join(path, "checks"), "the snmp check needs an snmp: block")
+    if Check.SNMP not in checks and "snmp" in m:
+        r.error(m["snmp"], join(path, "snmp"), "set, but checks does not include snmp")
     icmp = _icmp(r, m["icmp"], join(path, "icmp"), config.icmp) if "icmp" in m else config.icmp
     state = config.state
     if "down_after" in m and (n := r.integer(m["down_after"], join(path, "down_after"), 1, 100)):
         state = dataclasses.replace(state, down_after=n)
     if len(r.errors) > ok or device_id is None or kind is None or address is None:
+        return None
+    if Check.SNMP in checks and snmp is None:
         return None
     return Device(
         id=device_id,
@@ -281,6 +310,7 @@ def _device(r: Reader, node: Node, path: str, merge: _Merge) -> Device | None:
         parent=parent,
         checks=frozenset(checks),
         icmp=icmp,
+        snmp=snmp,
         state=state,
         origin=Origin(r.file, r.line(node)),
     )
@@ -289,7 +319,7 @@ def _device(r: Reader, node: Node, path: str, merge: _Merge) -> Device | None:
 def _checks(r: Reader, node: Node, path: str) -> set[Check]:
     items = r.sequence(node, path)
     if items == []:
-        r.error(node, path, "must name at least one check (icmp)")
+        r.error(node, path, "must name at least one check (icmp, snmp)")
     return {c for i, n in enumerate(items or ()) if (c := r.choice(n, join(path, i), Check))}
 
 
@@ -334,16 +364,8 @@ def _site(r: Reader, node: Node, path: str, merge: _Merge) -> Site | None:
     place = _place(r, m, path)
     timezone = _timezone(r, m, path, place)
     latitude, longitude = _coordinates(r, m, node, path)
-    devices: list[str] = []
-    if "devices" in m and not Reader.is_null(m["devices"]):
-        for i, item in enumerate(r.sequence(m["devices"], join(path, "devices")) or ()):
-            item_path = join(join(path, "devices"), i)
-            device_id = r.string(item, item_path)
-            if device_id in devices:
-                r.error(item, item_path, f"device {device_id!r} listed twice")
-            elif device_id is not None:
-                devices.append(device_id)
-                merge.refer(r, item, item_path, device_id)
+    devices = _device_list(r, m, "devices", path, merge)
+    power = _device_list(r, m, "power", path, merge)
     if len(r.errors) > ok or site_id is None or name is None or place is None or not timezone:
         return None
     return Site(
@@ -354,8 +376,25 @@ def _site(r: Reader, node: Node, path: str, merge: _Merge) -> Site | None:
         devices=tuple(devices),
         latitude=latitude,
         longitude=longitude,
+        power=tuple(power),
         origin=Origin(r.file, r.line(node)),
     )
+
+
+def _device_list(r: Reader, m: dict[str, Node], key: str, path: str, merge: _Merge) -> list[str]:
+    """Read a site's list of device ids, each checked later to exist."""
+    out: list[str] = []
+    if key not in m or Reader.is_null(m[key]):
+        return out
+    for i, item in enumerate(r.sequence(m[key], join(path, key)) or ()):
+        item_path = join(join(path, key), i)
+        device_id = r.string(item, item_path)
+        if device_id in out:
+            r.error(item, item_path, f"device {device_id!r} listed twice")
+        elif device_id is not None:
+            out.append(device_id)
+            merge.refer(r, item, item_path, device_id)
+    return out
 
 
 def _place(r: Reader, m: dict[str, Node], path: str) -> Place | None:

@@ -6,6 +6,9 @@ import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exporter.exposition.catalogue import Metric
+from exporter.inventory.profiles import Profile
+
 
 class DeviceKind(enum.StrEnum):
     """What a device is, as NOC staff name it."""
@@ -30,6 +33,104 @@ class Check(enum.StrEnum):
     """A protocol a device is polled with."""
 
     ICMP = "icmp"
+    SNMP = "snmp"
+
+
+class Secret:
+    """A credential that prints itself as `<secret>` everywhere: logs, errors, debug output."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the credential itself, for the SNMP engine only."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class SnmpVersion(enum.StrEnum):
+    """The SNMP protocol version of an auth."""
+
+    V1 = "1"
+    V2C = "2c"
+    V3 = "3"
+
+
+class SecurityLevel(enum.StrEnum):
+    """SNMPv3 security level."""
+
+    NO_AUTH_NO_PRIV = "noAuthNoPriv"
+    AUTH_NO_PRIV = "authNoPriv"
+    AUTH_PRIV = "authPriv"
+
+
+class AuthProtocol(enum.StrEnum):
+    """SNMPv3 authentication protocols."""
+
+    MD5 = "MD5"
+    SHA = "SHA"
+    SHA224 = "SHA224"
+    SHA256 = "SHA256"
+    SHA384 = "SHA384"
+    SHA512 = "SHA512"
+
+
+class PrivProtocol(enum.StrEnum):
+    """SNMPv3 privacy protocols."""
+
+    DES = "DES"
+    AES = "AES"
+    AES192 = "AES192"
+    AES256 = "AES256"
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpAuth:
+    """Credentials to reach an SNMP agent, kept apart from what is polled (the profiles)."""
+
+    name: str
+    version: SnmpVersion
+    community: Secret | None = None
+    username: str = ""
+    security_level: SecurityLevel = SecurityLevel.NO_AUTH_NO_PRIV
+    auth_protocol: AuthProtocol | None = None
+    auth_password: Secret | None = None
+    priv_protocol: PrivProtocol | None = None
+    priv_password: Secret | None = None
+    context_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpSettings:
+    """How one device is polled over SNMP."""
+
+    interval: float = 60.0
+    timeout: float = 3.0
+    retries: int = 1
+    port: int = 161
+    max_repetitions: int = 25
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSnmp:
+    """A device's SNMP check: which auth, which profiles, and which interfaces are its WAN."""
+
+    auth: str
+    profiles: tuple[str, ...]
+    settings: SnmpSettings
+    wan: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +209,7 @@ class Device:
     family: AddressFamily = AddressFamily.AUTO
     parent: str | None = None
     name: str = ""
+    snmp: DeviceSnmp | None = None
     origin: Origin = field(default=Origin("", 0), compare=False)
 
 
@@ -122,6 +224,7 @@ class Site:
     devices: tuple[str, ...]
     latitude: float | None = None
     longitude: float | None = None
+    power: tuple[str, ...] = ()  # UPS or solar controllers that keep the site's devices on
     origin: Origin = field(default=Origin("", 0), compare=False)
 
     @property
@@ -180,3 +283,8 @@ class Config:
     state: StateSettings
     resolver: ResolverSettings
     source: Path | None = None
+    snmp: SnmpSettings = SnmpSettings()
+    snmp_auths: dict[str, SnmpAuth] = field(default_factory=dict)
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    profile_metrics: tuple[Metric, ...] = ()  # declared by operators' own profile files
+    snmp_max_concurrent: int = 64

@@ -72,6 +72,14 @@ class ConfigLoadError(Exception):
         super().__init__("\n".join(str(e) for e in self.errors))
 
 
+def mapping_keys(node: Node) -> tuple[str, ...]:
+    """Return a mapping node's keys, for mappings whose keys are data (names), not a schema."""
+    value = getattr(node, "value", None)
+    if not isinstance(node, yaml.MappingNode) or not isinstance(value, list):
+        return ()
+    return tuple(str(k.value) for k, _ in value)
+
+
 def join(path: str, key: str | int) -> str:
     """Return the key path of a child: `sites[3]`, `sites[3].devices`."""
     if isinstance(key, int):

@@ -18,7 +18,10 @@ from exporter.state.store import Store
 from tests.conftest import REPO, device_yaml, samples_in, site_yaml
 from tests.fakes import lost, ok, partial
 
-UNIT_SUFFIXES = {"seconds": "_seconds", "bytes": "_bytes", "ratio": "_ratio"}
+UNIT_SUFFIXES = {
+    "seconds": "_seconds", "bytes": "_bytes", "ratio": "_ratio", "celsius": "_celsius",
+    "volts": "_volts", "hertz": "_hertz", "dbm": "_dbm", "db": "_db",
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("metric", catalogue.CATALOGUE, ids=lambda m: m.name)

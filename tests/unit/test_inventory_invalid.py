@@ -11,7 +11,9 @@ from exporter.inventory.nodes import ConfigLoadError
 from tests.conftest import REPO
 
 D = "tests/testdata/invalid"
-ALLOWED = "allowed: id, name, kind, operator, address, family, parent, checks, icmp, down_after"
+ALLOWED = (
+    "allowed: id, name, kind, operator, address, family, parent, checks, icmp, snmp, down_after"
+)
 EXPECTED: dict[str, list[str]] = {
     "bad_yaml.yaml": [
         f"{D}/bad_yaml.yaml:5:6: invalid YAML: did not find expected ',' or ']' "
@@ -85,8 +87,8 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "unknown_check.yaml": [
         f"{D}/unknown_check.yaml:2:60: devices[0].checks[0]: "
-        "unknown value 'http'; expected one of: icmp",
-        f"{D}/unknown_check.yaml:3:59: devices[1].checks: must name at least one check (icmp)",
+        "unknown value 'http'; expected one of: icmp, snmp",
+        f"{D}/unknown_check.yaml:3:59: devices[1].checks: must name at least one check (icmp, snmp)",
         f"{D}/unknown_check.yaml:4:67: devices[2].owner: unknown key; " + ALLOWED,
     ],
 }

@@ -1,0 +1,93 @@
+"""The narrow SNMP client the poller uses: GET and walk, with failures as typed errors."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from exporter.inventory.model import SnmpAuth
+
+
+class SnmpType(enum.StrEnum):
+    """The SMI type of a value, as far as the poller cares."""
+
+    INTEGER = "integer"
+    OCTETS = "octets"
+    OID = "oid"
+    IP_ADDRESS = "ip_address"
+    COUNTER32 = "counter32"
+    GAUGE32 = "gauge32"
+    TIMETICKS = "timeticks"
+    COUNTER64 = "counter64"
+    OPAQUE = "opaque"
+    NULL = "null"
+    NO_SUCH_OBJECT = "no_such_object"
+    NO_SUCH_INSTANCE = "no_such_instance"
+    END_OF_MIB_VIEW = "end_of_mib_view"
+
+
+MISSING = frozenset({SnmpType.NO_SUCH_OBJECT, SnmpType.NO_SUCH_INSTANCE, SnmpType.END_OF_MIB_VIEW,
+                     SnmpType.NULL})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class VarBind:
+    """One OID and its value: int for numbers, bytes for octet strings, str for OIDs and IPs."""
+
+    oid: str
+    type: SnmpType
+    value: int | bytes | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpTarget:
+    """Where and how to ask: the agent's address, credentials, deadline and retries."""
+
+    address: str
+    port: int
+    auth: SnmpAuth
+    timeout: float
+    retries: int
+    max_repetitions: int
+
+
+class SnmpError(Exception):
+    """A request that got no usable answer; `reason` is the metrics' reason label."""
+
+    reason = "bad_response"
+
+
+class SnmpTimeoutError(SnmpError):
+    """The agent did not answer in time (or ignored a wrong community, as agents do)."""
+
+    reason = "timeout"
+
+
+class SnmpAuthError(SnmpError):
+    """The agent rejected the credentials (SNMPv3 wrong user, digest or decryption)."""
+
+    reason = "auth"
+
+
+class SnmpBadResponseError(SnmpError):
+    """The agent answered with an error status or something that cannot be decoded."""
+
+    reason = "bad_response"
+
+
+class SnmpClient(Protocol):
+    """What the poller needs from an SNMP engine; tests use a fake, production uses pysnmp."""
+
+    async def get(self, target: SnmpTarget, oids: Sequence[str]) -> list[VarBind]:
+        """Return the values of scalar OIDs, missing ones typed as no-such."""
+        ...
+
+    async def walk(self, target: SnmpTarget, oid: str) -> list[VarBind]:
+        """Return every value under a table column, in OID order."""
+        ...
+
+    def close(self) -> None:
+        """Release sockets and engine state."""
+        ...
