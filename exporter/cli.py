@@ -15,11 +15,13 @@ from aiohttp import web
 from exporter import __version__, logs
 from exporter.exposition.web import make_app
 from exporter.inventory.load import load
-from exporter.inventory.model import Config, Device, Inventory
+from exporter.inventory.model import Check, Config, Device, Inventory
 from exporter.inventory.nodes import ConfigLoadError
 from exporter.pollers.icmp import IcmpPoller
 from exporter.pollers.icmp_socket import IcmpPermissionError, IcmpTransport, SocketMode
 from exporter.pollers.resolver import Resolver
+from exporter.pollers.snmp import SnmpPoller, SnmpResult
+from exporter.pollers.snmp_pysnmp import PysnmpClient
 from exporter.runtime import Exporter, Source
 
 log = logging.getLogger("tps_exporter")
@@ -136,11 +138,17 @@ async def _probe(source: Source, device_id: str, mode: SocketMode) -> int:
     if transport is None:
         return EXIT_PERMISSION
     resolver = Resolver(config.resolver.refresh_interval, config.resolver.timeout)
+    client = PysnmpClient(config.snmp_max_concurrent)
     try:
         result = await IcmpPoller(transport, resolver).poll(device)
+        snmp = None
+        if device.snmp is not None:
+            poller = SnmpPoller(client, resolver, config.snmp_auths, config.profiles)
+            snmp = await poller.poll(device)
     finally:
         transport.close()
         resolver.close()
+        client.close()
     print(_describe(device))
     print(f"icmp     {result.address or '-'}: {result.received}/{result.sent} replies, "
           f"loss {result.loss_ratio:.0%}")  # fmt: skip
@@ -150,7 +158,20 @@ async def _probe(source: Source, device_id: str, mode: SocketMode) -> int:
               f"max {result.rtt_max:.6f}s jitter {result.jitter or 0:.6f}s)")  # fmt: skip
     if result.failure is not None:
         print(f"failure  {result.failure.value} {result.detail}".rstrip())
-    return 0 if result.ok else 1
+    if snmp is not None:
+        _print_snmp(device, snmp)
+    ok = (Check.ICMP not in device.checks or result.ok) and (snmp is None or snmp.answered)
+    return 0 if ok else 1
+
+
+def _print_snmp(device: Device, snmp: SnmpResult) -> None:
+    assert device.snmp is not None
+    print(f"snmp     auth {device.snmp.auth}, profiles {', '.join(device.snmp.profiles)}: "
+          f"{'answered' if snmp.answered else 'no answer'} in {snmp.duration:.3f}s")  # fmt: skip
+    for reason, count in snmp.errors:
+        print(f"  error  {reason} x{count} {snmp.detail}".rstrip())
+    for sample in snmp.samples:
+        print(f"  {sample.metric}{{{sample.labels}}} {sample.value:g}")
 
 
 def _describe(device: Device) -> str:
@@ -195,7 +216,8 @@ async def _serve(source: Source, listen: str, mode: SocketMode) -> int:
     transport = _open_transport(mode)
     if transport is None:
         return EXIT_PERMISSION
-    exporter = Exporter(source, *loaded, transport)
+    snmp_client = PysnmpClient(loaded[0].snmp_max_concurrent)
+    exporter = Exporter(source, *loaded, transport, snmp_client)
     exporter.stats.socket_kinds = transport.socket_kinds
     runner = web.AppRunner(make_app(exporter), access_log=None, handle_signals=False)
     await runner.setup()
@@ -214,6 +236,7 @@ async def _serve(source: Source, listen: str, mode: SocketMode) -> int:
     await exporter.stop()
     await runner.cleanup()
     transport.close()
+    snmp_client.close()
     return 0
 
 

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exporter.inventory.load import load
-from exporter.inventory.model import Config, Device, Inventory
+from exporter.inventory.model import Check, Config, Device, Inventory
 from exporter.inventory.nodes import ConfigLoadError
 from exporter.pollers.icmp import EchoTransport, IcmpPoller
 from exporter.pollers.resolver import Resolver
 from exporter.pollers.scheduler import Scheduler
+from exporter.pollers.snmp import SnmpPoller
+from exporter.pollers.snmp_client import SnmpClient
 from exporter.state.stats import RuntimeStats
 from exporter.state.store import Store
 
@@ -31,7 +33,12 @@ class Exporter:
     """Owns the current inventory, its store, and the pollers that fill it."""
 
     def __init__(
-        self, source: Source, config: Config, inventory: Inventory, transport: EchoTransport
+        self,
+        source: Source,
+        config: Config,
+        inventory: Inventory,
+        transport: EchoTransport,
+        snmp_client: SnmpClient,
     ) -> None:
         self.source = source
         self.transport = transport
@@ -50,7 +57,15 @@ class Exporter:
             on_skip=lambda: self.stats.polls_skipped.update(["icmp"]),
         )
         self.stats.overdue["icmp"] = self.scheduler.overdue
-        self._task: asyncio.Task[None] | None = None
+        self.snmp = SnmpPoller(snmp_client, self.resolver, config.snmp_auths, config.profiles)
+        self.snmp_scheduler = Scheduler(
+            self._poll_snmp,
+            lambda device: device.snmp.settings.interval if device.snmp else 60.0,
+            self.stats.poll_lag["snmp"],
+            on_skip=lambda: self.stats.polls_skipped.update(["snmp"]),
+        )
+        self.stats.overdue["snmp"] = self.snmp_scheduler.overdue
+        self._tasks: list[asyncio.Task[None]] = []
         self._reload_lock = asyncio.Lock()
         self.ready = False
 
@@ -61,8 +76,10 @@ class Exporter:
 
     def start(self) -> None:
         """Start polling every device of the inventory."""
-        self.scheduler.set_devices(self.inventory.devices.values())
-        self._task = asyncio.get_running_loop().create_task(self.scheduler.run())
+        self._schedule(self.inventory)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self.scheduler.run()),
+                       loop.create_task(self.snmp_scheduler.run())]  # fmt: skip
         self.ready = True
         log.info(
             "polling started",
@@ -72,9 +89,9 @@ class Exporter:
     async def stop(self) -> None:
         """Stop polling and wait for polls in flight to be cancelled."""
         self.ready = False
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self.resolver.close()
 
     async def reload(self) -> list[str]:
@@ -104,7 +121,25 @@ class Exporter:
         self.config, self.store = config, store
         self.resolver.refresh_interval = config.resolver.refresh_interval
         self.resolver.timeout = config.resolver.timeout
-        self.scheduler.set_devices(inventory.devices.values())
+        self.snmp.auths, self.snmp.profiles = config.snmp_auths, config.profiles
+        self._schedule(inventory)
+
+    def _schedule(self, inventory: Inventory) -> None:
+        devices = inventory.devices.values()
+        self.scheduler.set_devices(d for d in devices if Check.ICMP in d.checks)
+        self.snmp_scheduler.set_devices(d for d in devices if Check.SNMP in d.checks)
+
+    async def _poll_snmp(self, device: Device) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        result = await self.snmp.poll(device)
+        self.stats.poll_duration["snmp"].observe(loop.time() - started)
+        self.store.record_snmp(device.id, result)
+        if not result.answered:
+            log.debug(
+                "no SNMP answer",
+                extra={"device": device.id, "reason": result.failure, "detail": result.detail},
+            )
 
     async def _poll_icmp(self, device: Device) -> None:
         loop = asyncio.get_running_loop()

@@ -8,6 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from exporter.pollers.results import Failure, PingResult
+from exporter.pollers.snmp_client import (
+    SnmpAuthError,
+    SnmpTarget,
+    SnmpTimeoutError,
+    SnmpType,
+    VarBind,
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -54,3 +61,71 @@ def lost(count: int = 3, failure: Failure = Failure.TIMEOUT) -> PingResult:
 def partial(received: int, count: int = 3, rtt: float = 0.05) -> PingResult:
     """Return a poll where only some echoes came back."""
     return PingResult(sent=count, rtts=(rtt,) * received, address="127.0.0.1")
+
+
+# snmprec type codes -> SMI types (see ../shared/snmprec/README.md).
+SNMPREC_TYPES = {
+    "2": SnmpType.INTEGER, "4": SnmpType.OCTETS, "4x": SnmpType.OCTETS, "6": SnmpType.OID,
+    "64": SnmpType.IP_ADDRESS, "65": SnmpType.COUNTER32, "66": SnmpType.GAUGE32,
+    "67": SnmpType.TIMETICKS, "70": SnmpType.COUNTER64,
+}  # fmt: skip
+
+
+def parse_snmprec(text: str) -> dict[str, VarBind]:
+    """Return the variables of an snmpsim recording, by OID."""
+    out: dict[str, VarBind] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        oid, kind, raw = line.split("|", 2)
+        smi = SNMPREC_TYPES[kind]
+        value: int | bytes | str
+        if kind == "4x":
+            value = bytes.fromhex(raw)
+        elif smi is SnmpType.OCTETS:
+            value = raw.encode()
+        elif smi in (SnmpType.OID, SnmpType.IP_ADDRESS):
+            value = raw
+        else:
+            value = int(raw)
+        out[oid] = VarBind(oid, smi, value)
+    return out
+
+
+def _oid_key(oid: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in oid.split("."))
+
+
+@dataclass
+class FakeSnmpClient:
+    """An agent per community, answering from a table of variables; records every request."""
+
+    agents: dict[str, dict[str, VarBind]] = field(default_factory=dict)
+    timeouts: set[str] = field(default_factory=set)  # communities/users that get no answer
+    refused: set[str] = field(default_factory=set)  # that get an auth error
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def _agent(self, target: SnmpTarget) -> dict[str, VarBind]:
+        key = target.auth.community.reveal() if target.auth.community else target.auth.username
+        if key in self.timeouts:
+            raise SnmpTimeoutError("No SNMP response received before timeout")
+        if key in self.refused:
+            raise SnmpAuthError("wrongDigest")
+        return self.agents[key]
+
+    async def get(self, target: SnmpTarget, oids: Sequence[str]) -> list[VarBind]:
+        """Return each OID's value, or no-such-instance."""
+        self.calls.append(("get", ",".join(oids)))
+        agent = self._agent(target)
+        missing = SnmpType.NO_SUCH_INSTANCE
+        return [agent.get(o, VarBind(o, missing, None)) for o in oids]
+
+    async def walk(self, target: SnmpTarget, oid: str) -> list[VarBind]:
+        """Return every variable under `oid`, in OID order."""
+        self.calls.append(("walk", oid))
+        agent = self._agent(target)
+        under = [vb for o, vb in agent.items() if o.startswith(oid + ".")]
+        return sorted(under, key=lambda vb: _oid_key(vb.oid))
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -7,10 +7,11 @@ import math
 import os
 import platform
 import resource
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from exporter import __version__
 from exporter.exposition import catalogue as c
+from exporter.exposition.text import escape
 from exporter.inventory.areas import zone_abbreviation
 from exporter.inventory.model import Inventory
 from exporter.state.stats import Histogram, RuntimeStats
@@ -18,13 +19,6 @@ from exporter.state.store import REACHABLE, DeviceStatus, SiteStatus, Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-
-
-def escape(value: str) -> str:
-    """Escape a label value for the text format."""
-    if "\\" in value or '"' in value or "\n" in value:
-        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return value
 
 
 def _labels(pairs: Iterable[tuple[str, object]]) -> str:
@@ -79,12 +73,13 @@ def _static(inventory: Inventory) -> tuple[str, str, str, dict[str, str], dict[s
     return "".join(site_info), "".join(site_devices), "".join(device_info), site_keys, device_keys
 
 
-def render(store: Store, stats: RuntimeStats) -> bytes:
-    """Return every metric in the catalogue as Prometheus text exposition."""
+def render(store: Store, stats: RuntimeStats, extra: Sequence[c.Metric] = ()) -> bytes:
+    """Return every metric in the catalogue, and operators' profile metrics, as text exposition."""
     out: list[str] = []
     _sites(out, store)
     _devices(out, store)
     _icmp(out, store)
+    _snmp(out, store, extra)
     _exporter(out, store, stats)
     _process(out, stats)
     return "".join(out).encode()
@@ -149,6 +144,30 @@ def _icmp(out: list[str], store: Store) -> None:
     _rows(out, c.ICMP_JITTER, ((k, last.jitter) for k, _, last in polled))
     _rows(out, c.ICMP_REQUESTS, ((k, d.echo_requests) for k, d, _ in polled))
     _rows(out, c.ICMP_REPLIES, ((k, d.echo_replies) for k, d, _ in polled))
+
+
+def _snmp(out: list[str], store: Store, extra: Sequence[c.Metric]) -> None:
+    _, _, _, _, keys = _static(store.inventory)
+    polled = [(keys[d.device.id], d, d.snmp) for d in store.devices.values() if d.snmp is not None]
+    _rows(out, c.SNMP_UP, ((k, int(result.answered)) for k, _, result in polled))
+    _rows(out, c.SNMP_DURATION, ((k, result.duration) for k, _, result in polled))
+    errors = ((k, sorted(d.snmp_errors.items())) for k, d, _ in polled)
+    _rows(out, c.SNMP_ERRORS, ((f'{k},reason="{r}"', n) for k, pairs in errors for r, n in pairs))
+    _rows(out, c.SNMP_LAST_SUCCESS, ((k, d.snmp_last_success) for k, d, _ in polled))
+    _rows(out, c.DEVICE_REBOOTS, ((k, d.reboots) for k, d, _ in polled))
+    _rows(out, c.DEVICE_WAN_UP, (
+        (k, None if result.wan_up is None else int(result.wan_up)) for k, _, result in polled
+    ))  # fmt: skip
+    # Profile values: one pass over the devices, then each family written whole.
+    lines: dict[str, list[str]] = {}
+    for k, _, result in polled:
+        for sample in result.samples:
+            labels = f"{k},{sample.labels}" if sample.labels else k
+            line = f"{sample.metric}{{{labels}}} {_num(sample.value)}\n"
+            lines.setdefault(sample.metric, []).append(line)
+    for metric in (*c.PROFILE_METRICS, *extra):
+        _header(out, metric)
+        out.extend(lines.get(metric.name, ()))
 
 
 def _exporter(out: list[str], store: Store, stats: RuntimeStats) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from exporter.exposition.render import escape
+from exporter.exposition.text import escape
 from exporter.inventory.model import Device, SnmpAuth
 from exporter.inventory.profiles import Field, Info, Profile, Table
 from exporter.pollers.resolver import ResolveError, Resolver

@@ -47,7 +47,7 @@ def _le(bound: float) -> str:
 class RuntimeStats:
     """Counters and histograms about the exporter's own work, read by the scrape."""
 
-    protocols: tuple[str, ...] = ("icmp",)
+    protocols: tuple[str, ...] = ("icmp", "snmp")
     started: float = field(default_factory=time.time)
     poll_duration: dict[str, Histogram] = field(default_factory=dict)
     poll_lag: dict[str, Histogram] = field(default_factory=dict)

@@ -8,8 +8,9 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from exporter.inventory.model import Device, Inventory, Site
+from exporter.inventory.model import Check, Device, Inventory, Site
 from exporter.pollers.results import Failure, PingResult
+from exporter.pollers.snmp import SnmpResult
 
 
 class DeviceStatus(enum.StrEnum):
@@ -62,6 +63,32 @@ class DeviceState:
     echo_requests: int = 0
     echo_replies: int = 0
     window: deque[Cycle] = field(default_factory=deque)
+    snmp_failures: int = 0
+    snmp_failing_since: float | None = None
+    snmp_last_failure: str | None = None
+    snmp_last_success: float | None = None
+    snmp: SnmpResult | None = None
+    snmp_errors: Counter[str] = field(default_factory=Counter)
+    uptime: float | None = None
+    reboots: int = 0
+
+    def icmp_down(self) -> bool:
+        """Return whether ICMP is checked and has failed `down_after` polls in a row."""
+        checked = Check.ICMP in self.device.checks
+        return checked and self.consecutive_failures >= self.device.state.down_after
+
+    def snmp_down(self) -> bool:
+        """Return whether SNMP is checked and has failed `down_after` polls in a row."""
+        checked = Check.SNMP in self.device.checks
+        return checked and self.snmp_failures >= self.device.state.down_after
+
+    def answers_ping(self) -> bool:
+        """Return whether the device's last ICMP verdict is that it answers."""
+        return (
+            Check.ICMP in self.device.checks
+            and self.last_success is not None
+            and (not self.icmp_down())
+        )
 
     def window_loss(self) -> float | None:
         """Return the echo loss ratio over recent reachable polls."""
@@ -128,6 +155,34 @@ class Store:
                 state.failing_since = now
         self._settle_device(state, now)
 
+    def record_snmp(self, device_id: str, result: SnmpResult) -> None:
+        """Fold one SNMP poll into a device's state and everything that depends on it."""
+        state = self.devices.get(device_id)
+        if state is None:
+            return
+        now = self.clock()
+        state.snmp = result
+        state.snmp_errors.update(dict(result.errors))
+        for reason, count in result.errors:
+            self.poll_errors["snmp", reason] += count
+        if result.answered:
+            self.polls["snmp", "success"] += 1
+            # Uptime going backwards is a reboot (or the agent restarting, which NOCs treat alike).
+            if result.uptime is not None:
+                if state.uptime is not None and result.uptime < state.uptime:
+                    state.reboots += 1
+                state.uptime = result.uptime
+            state.snmp_failures = 0
+            state.snmp_failing_since = None
+            state.snmp_last_success = now
+        else:
+            self.polls["snmp", "failure"] += 1
+            state.snmp_failures += 1
+            state.snmp_last_failure = result.failure or "timeout"
+            if state.snmp_failing_since is None:
+                state.snmp_failing_since = now
+        self._settle_device(state, now)
+
     def adopt(self, old: Store) -> None:
         """Carry states and counters over from the store of the previous inventory."""
         self.polls = old.polls
@@ -154,18 +209,25 @@ class Store:
 
     def _evaluate(self, state: DeviceState) -> tuple[DeviceStatus, str]:
         device = state.device
-        if state.consecutive_failures >= device.state.down_after:
+        icmp_down, snmp_down = state.icmp_down(), state.snmp_down()
+        if icmp_down or snmp_down:
             parent = self.devices.get(device.parent) if device.parent else None
             if parent is not None and parent.status in _FAILED:
                 return DeviceStatus.UNREACHABLE, "parent_down"
-            return DeviceStatus.DOWN, (state.last_failure or Failure.TIMEOUT).value
-        if state.last_success is None:
+            # As LibreNMS does: the reason says which check failed, ICMP first.
+            if icmp_down:
+                return DeviceStatus.DOWN, (state.last_failure or Failure.TIMEOUT).value
+            reason = state.snmp_last_failure or "timeout"
+            return DeviceStatus.DOWN, reason if reason == "resolve_error" else f"snmp_{reason}"
+        if state.last_success is None and state.snmp_last_success is None:
             return DeviceStatus.UNKNOWN, "no_data"
         loss, rtt = state.window_loss(), state.window_rtt()
         if loss is not None and loss > device.icmp.max_loss_ratio:
             return DeviceStatus.DEGRADED, "high_loss"
         if rtt is not None and rtt > device.icmp.max_rtt:
             return DeviceStatus.DEGRADED, "high_latency"
+        if state.snmp is not None and state.snmp.wan_up is False:
+            return DeviceStatus.DEGRADED, "wan_down"
         return DeviceStatus.UP, "none"
 
     def _settle_device(self, state: DeviceState, now: float, propagate: bool = True) -> None:
@@ -174,7 +236,11 @@ class Store:
             return
         if status != state.status:
             # A device is down from its first missed poll, not from when damping let it show.
-            state.since = state.failing_since or now if status in _FAILED else now
+            first_miss = min(
+                (t for t in (state.failing_since, state.snmp_failing_since) if t is not None),
+                default=now,
+            )
+            state.since = first_miss if status in _FAILED else now
         state.status, state.reason = status, reason
         if not propagate:
             return
@@ -197,6 +263,10 @@ class Store:
             return SiteStatus.UP, "none"
         for d in devices:
             if d.status is DeviceStatus.DEGRADED:
+                return SiteStatus.DEGRADED, d.reason
+        for d in devices:
+            # Ping answers but the agent does not: the TPS can likely still send, the NOC is blind.
+            if d.status is DeviceStatus.DOWN and d.reason.startswith("snmp_") and d.answers_ping():
                 return SiteStatus.DEGRADED, d.reason
         if any(d.status is DeviceStatus.UNKNOWN for d in devices):
             return SiteStatus.NO_DATA, "no_data"

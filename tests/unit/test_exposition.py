@@ -10,7 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.exposition import catalogue
 from exporter.exposition.names import unknown_metrics
-from exporter.exposition.render import escape, render
+from exporter.exposition.render import render
+from exporter.exposition.text import escape
 from exporter.inventory.load import load
 from exporter.pollers.results import Failure
 from exporter.state.stats import RuntimeStats
@@ -145,7 +146,7 @@ def test_histogram_buckets_are_cumulative(store: Store) -> None:
         s.labels["le"]: s.value
         for f in text_string_to_metric_families(text)
         for s in f.samples
-        if s.name == "tps_poll_duration_seconds_bucket"
+        if s.name == "tps_poll_duration_seconds_bucket" and s.labels["protocol"] == "icmp"
     }
     assert buckets["0.001"] == 1 and buckets["0.5"] == 3 and buckets["60.0"] == 3
     assert buckets["+Inf"] == 4

@@ -88,7 +88,8 @@ EXPECTED: dict[str, list[str]] = {
     "unknown_check.yaml": [
         f"{D}/unknown_check.yaml:2:60: devices[0].checks[0]: "
         "unknown value 'http'; expected one of: icmp, snmp",
-        f"{D}/unknown_check.yaml:3:59: devices[1].checks: must name at least one check (icmp, snmp)",
+        f"{D}/unknown_check.yaml:3:59: devices[1].checks: "
+        "must name at least one check (icmp, snmp)",
         f"{D}/unknown_check.yaml:4:67: devices[2].owner: unknown key; " + ALLOWED,
     ],
 }

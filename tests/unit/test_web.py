@@ -13,7 +13,7 @@ from exporter.inventory.load import load
 from exporter.runtime import Exporter, Source
 from exporter.state.store import DeviceStatus, SiteStatus
 from tests.conftest import device_yaml, samples_in, site_yaml
-from tests.fakes import FakeTransport
+from tests.fakes import FakeSnmpClient, FakeTransport
 
 FAST = "icmp: {interval: 200ms, count: 2, spacing: 10ms, timeout: 50ms}\ndown_after: 2"
 
@@ -31,7 +31,7 @@ def make_exporter(tmp_path: Path, transport: FakeTransport) -> Exporter:
         site_yaml("tps-1", ["rtr-up"]) + site_yaml("tps-2", ["rtr-dead"]) + site_yaml("tps-3", []),
     )
     source = Source(None, (targets,))
-    return Exporter(source, *load(None, source.targets), transport)
+    return Exporter(source, *load(None, source.targets), transport, FakeSnmpClient())
 
 
 def test_scrape_health_ready_and_reload(tmp_path: Path) -> None:
