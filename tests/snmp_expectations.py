@@ -60,15 +60,23 @@ def _num(value: object) -> float:
     return float(match.group(1))
 
 
-def _scalar(rec: dict[str, object], metric: str, oid: str, convert: Callable[[float], float],
-            **labels: str) -> list[Expect]:  # fmt: skip
+def _scalar(
+    rec: dict[str, object], metric: str, oid: str, convert: Callable[[float], float], **labels: str
+) -> list[Expect]:
     if oid not in rec:
         return []
     return [Expect(metric, tuple(sorted(labels.items())), convert(_num(rec[oid])))]
 
 
-def _column(rec: dict[str, object], metric: str, column: str, label: str,
-            convert: Callable[[float], float] = float, skip: tuple[float, ...] = ()) -> list[Expect]:  # fmt: skip
+def _column(
+    rec: dict[str, object],
+    metric: str,
+    column: str,
+    label: str,
+    convert: Callable[[float], float] = float,
+    *,
+    skip: tuple[float, ...] = (),
+) -> list[Expect]:
     out = []
     for oid, value in rec.items():
         if oid.startswith(column + "."):
@@ -83,8 +91,10 @@ def _interfaces(rec: dict[str, object]) -> list[Expect]:
     out = []
     for i in sorted(indexes):
         label = (("interface", i),)
-        for metric, hc, low in (("tps_interface_received_bytes_total", "6", "10"),
-                                ("tps_interface_transmitted_bytes_total", "10", "16")):  # fmt: skip
+        for metric, hc, low in (
+            ("tps_interface_received_bytes_total", "6", "10"),
+            ("tps_interface_transmitted_bytes_total", "10", "16"),
+        ):
             value = rec.get(f"{IF_X}.{hc}.{i}", rec.get(f"{IF_TABLE}.{low}.{i}"))
             if value is not None:
                 out.append(Expect(metric, label, _num(value)))
@@ -125,7 +135,7 @@ _VENDOR: dict[str, Callable[[dict[str, object]], list[Expect]]] = {
                 int(_num(r["1.3.6.1.2.1.33.1.2.1.0"]))
             ],
         ),
-    ],  # fmt: skip
+    ],
     "cyberpower": lambda r: [
         *_scalar(
             r, "tps_ups_battery_charge_ratio", "1.3.6.1.4.1.3808.1.1.1.2.2.1.0", lambda v: v / 100
@@ -140,7 +150,7 @@ _VENDOR: dict[str, Callable[[dict[str, object]], list[Expect]]] = {
         *_scalar(
             r, "tps_ups_on_battery", "1.3.6.1.4.1.3808.1.1.1.4.1.1.0", lambda v: float(v == 3)
         ),
-    ],  # fmt: skip
+    ],
     "eaton-mgeups": lambda r: [
         *_scalar(r, "tps_ups_battery_runtime_seconds", "1.3.6.1.4.1.705.1.5.1.0", float),
         *_scalar(r, "tps_ups_battery_charge_ratio", "1.3.6.1.4.1.705.1.5.2.0", lambda v: v / 100),
@@ -161,7 +171,7 @@ _VENDOR: dict[str, Callable[[dict[str, object]], list[Expect]]] = {
             sensor="board",
         ),
         *_column(r, "tps_radio_noise_floor_dbm", "1.3.6.1.4.1.14988.1.1.1.3.1.9", "radio"),
-    ],  # fmt: skip
+    ],
     "rutos": lambda r: [
         *_scalar(r, "tps_radio_rssi_dbm", "1.3.6.1.4.1.48690.2.4.0", float, radio="1"),
     ],
@@ -181,7 +191,7 @@ _VENDOR: dict[str, Callable[[dict[str, object]], list[Expect]]] = {
             "radio",
             skip=(-9999.0,),
         )  # -9999: the modem has no value
-    ],  # fmt: skip
+    ],
     "ios_ir809": lambda r: [
         *_column(r, "tps_radio_rssi_dbm", "1.3.6.1.4.1.9.9.661.1.3.4.1.1.1", "radio"),
         *_column(r, "tps_radio_rsrp_dbm", "1.3.6.1.4.1.9.9.817.1.1.1.1.1.1", "radio"),
@@ -191,7 +201,7 @@ _VENDOR: dict[str, Callable[[dict[str, object]], list[Expect]]] = {
         *_column(
             r, "tps_radio_sinr_db", "1.3.6.1.4.1.9.9.817.1.1.1.1.1.3", "radio", lambda v: v / 10
         ),
-    ],  # fmt: skip
+    ],
     "vrp_ar169fgwl": lambda r: [
         *_column(r, "tps_radio_rssi_dbm", "1.3.6.1.4.1.2011.5.25.241.1.2.1.1.35", "radio"),
         *_column(r, "tps_radio_rsrp_dbm", "1.3.6.1.4.1.2011.5.25.241.1.2.1.1.38", "radio"),
@@ -207,7 +217,7 @@ _VENDOR: dict[str, Callable[[dict[str, object]], list[Expect]]] = {
             "radio",
             lambda v: v * 1e6,
         ),
-    ],  # fmt: skip
+    ],
     "pmp": lambda r: [
         *_column(r, "tps_radio_rssi_dbm", "1.3.6.1.4.1.161.19.3.1.4.1.35", "radio"),
         *_column(r, "tps_radio_sinr_db", "1.3.6.1.4.1.161.19.3.1.4.1.74", "radio"),
@@ -218,7 +228,7 @@ _VENDOR: dict[str, Callable[[dict[str, object]], list[Expect]]] = {
             lambda v: v * 1000,
             radio="0",
         ),
-    ],  # fmt: skip
+    ],
     "uhp": lambda r: [
         *_scalar(
             r,
@@ -234,7 +244,7 @@ _VENDOR: dict[str, Callable[[dict[str, object]], list[Expect]]] = {
             lambda v: v / 10,
             radio="demodulator-2",
         ),
-    ],  # fmt: skip
+    ],
 }
 
 

@@ -64,10 +64,12 @@ def read_section(r: Reader, node: Node | None, base_dir: Path) -> SnmpSection:
 def read_settings(r: Reader, node: Node, path: str, base: SnmpSettings) -> SnmpSettings:
     """Read SNMP polling settings over a base (the defaults, or the built-in ones)."""
     m = r.mapping(node, path, _SETTINGS) or {}
-    return _settings(r, m, path, base)
+    return _settings(r, node, m, path, base)
 
 
-def _settings(r: Reader, m: dict[str, Node], path: str, base: SnmpSettings) -> SnmpSettings:
+def _settings(
+    r: Reader, node: Node, m: dict[str, Node], path: str, base: SnmpSettings
+) -> SnmpSettings:
     def get(key: str, read: object) -> object:
         return read if read is not None else getattr(base, key)
 
@@ -88,9 +90,9 @@ def _settings(r: Reader, m: dict[str, Node], path: str, base: SnmpSettings) -> S
         max_repetitions=int(get("max_repetitions", reps)),  # type: ignore[call-overload]
     )
     if settings.timeout * (settings.retries + 1) >= settings.interval:
-        r.error(None if not m else next(iter(m.values())), path,
-                f"timeout x (retries + 1) = {settings.timeout * (settings.retries + 1):g}s must be "
-                f"shorter than interval ({settings.interval:g}s)")  # fmt: skip
+        worst = settings.timeout * (settings.retries + 1)
+        r.error(node, path, f"timeout x (retries + 1) = {worst:g}s must be shorter than "
+                f"interval ({settings.interval:g}s)")  # fmt: skip
     return settings
 
 
@@ -121,7 +123,7 @@ def read_device_block(r: Reader, node: Node, path: str, section: SnmpSection) ->
             name = r.string(item, join(join(path, "wan"), i))
             if name is not None:
                 wan.append(name)
-    settings = _settings(r, m, path, section.settings)
+    settings = _settings(r, node, m, path, section.settings)
     if len(r.errors) > ok or auth is None:
         return None
     return DeviceSnmp(auth, tuple(profiles), settings, tuple(wan))

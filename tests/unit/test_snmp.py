@@ -33,9 +33,16 @@ _LABEL = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)"')
 
 def device(name: str, profiles: tuple[str, ...], wan: tuple[str, ...] = ()) -> Device:
     snmp = DeviceSnmp(auth=name, profiles=profiles, settings=SnmpSettings(), wan=wan)
-    return Device(id=f"dev-{name}", kind=DeviceKind.ROUTER, operator="", address="127.0.0.1",
-                  checks=frozenset({Check.ICMP, Check.SNMP}), icmp=IcmpSettings(),
-                  state=StateSettings(), snmp=snmp)  # fmt: skip
+    return Device(
+        id=f"dev-{name}",
+        kind=DeviceKind.ROUTER,
+        operator="",
+        address="127.0.0.1",
+        checks=frozenset({Check.ICMP, Check.SNMP}),
+        icmp=IcmpSettings(),
+        state=StateSettings(),
+        snmp=snmp,
+    )
 
 
 def poller(client: FakeSnmpClient, *names: str) -> SnmpPoller:
@@ -90,8 +97,10 @@ def test_info_labels_enums_and_wan_marking() -> None:
 
 
 def test_enum_state_label_and_unknown_raw_values() -> None:
-    agent = {"1.3.6.1.2.1.33.1.2.1.0": VarBind("1.3.6.1.2.1.33.1.2.1.0", SnmpType.INTEGER, 3),
-             "1.3.6.1.2.1.33.1.4.1.0": VarBind("1.3.6.1.2.1.33.1.4.1.0", SnmpType.INTEGER, 5)}  # fmt: skip
+    agent = {
+        "1.3.6.1.2.1.33.1.2.1.0": VarBind("1.3.6.1.2.1.33.1.2.1.0", SnmpType.INTEGER, 3),
+        "1.3.6.1.2.1.33.1.4.1.0": VarBind("1.3.6.1.2.1.33.1.4.1.0", SnmpType.INTEGER, 5),
+    }
     client = FakeSnmpClient(agents={"ups": agent})
     result = asyncio.run(poller(client, "ups").poll(device("ups", ("ups",))))
     got = reported(result)
@@ -128,8 +137,9 @@ def test_a_partial_answer_keeps_what_arrived() -> None:
             return await super().walk(target, oid)
 
     client = Flaky(agents={"riello": rec})
-    result = asyncio.run(poller(client, "riello").poll(device("riello", ("system", "ups",
-                                                                           "interfaces"))))  # fmt: skip
+    result = asyncio.run(
+        poller(client, "riello").poll(device("riello", ("system", "ups", "interfaces")))
+    )
     assert result.answered and result.failure is None
     assert result.errors == (("bad_response", 1),)
     got = reported(result)
@@ -143,8 +153,12 @@ def test_resolve_failure_is_a_reason() -> None:
         raise OSError(-2, "Name or service not known")
 
     client = FakeSnmpClient()
-    snmp_poller = SnmpPoller(client, Resolver(60, 1, lookup=lookup),
-                             {"a": SnmpAuth("a", SnmpVersion.V2C, Secret("a"))}, PROFILES)  # fmt: skip
+    snmp_poller = SnmpPoller(
+        client,
+        Resolver(60, 1, lookup=lookup),
+        {"a": SnmpAuth("a", SnmpVersion.V2C, Secret("a"))},
+        PROFILES,
+    )
     dev = device("a", ("system",))
     dev = Device(**{**{f: getattr(dev, f) for f in Device.__slots__}, "address": "ups.invalid"})
     result = asyncio.run(snmp_poller.poll(dev))
