@@ -14,6 +14,7 @@ from exporter.inventory.model import AuthProtocol, PrivProtocol, SecurityLevel, 
 from exporter.inventory.nodes import ConfigLoadError
 from exporter.pollers.resolver import Resolver
 from exporter.pollers.snmp import SnmpPoller
+from exporter.pollers.snmp_client import SnmpType, VarBind
 from exporter.state.stats import RuntimeStats
 from exporter.state.store import Store
 from tests.fakes import FakeSnmpClient
@@ -41,7 +42,10 @@ snmp:
 """
 PROFILE = """\
 metrics:
-  - {name: tps_solar_panel_voltage_volts, type: gauge, help: "Solar panel voltage.", labels: [panel]}
+  - name: tps_solar_panel_voltage_volts
+    type: gauge
+    help: "Solar panel voltage."
+    labels: [panel]
 profiles:
   solar-controller:
     tables:
@@ -122,10 +126,6 @@ def test_operator_profile_metric_is_rendered(site: Path) -> None:
         "snmp: {auth: v2, profiles: [solar-controller]}}\n",
     )
     config, inventory = load(site / "c.yml")
-    from tests.fakes import VarBind  # noqa: PLC0415
-
-    from exporter.pollers.snmp_client import SnmpType  # noqa: PLC0415
-
     oid = "1.3.6.1.4.1.99999.1.2.3"
     client = FakeSnmpClient(agents={COMMUNITY: {oid: VarBind(oid, SnmpType.INTEGER, 1375)}})
     poller = SnmpPoller(client, Resolver(60, 1), config.snmp_auths, config.profiles)
@@ -199,7 +199,8 @@ def test_device_block_errors(site: Path, devices: str, at: str, expected: str) -
             "snmp.auths.x.username: only for version 3, not 2c",
         ),
         (
-            "x: {version: '3', username: u, auth_protocol: SHA, auth_password: {env: TPS_TEST_PRIV}}",
+            "x: {version: '3', username: u, auth_protocol: SHA, "
+            "auth_password: {env: TPS_TEST_PRIV}}",
             "snmp.auths.x.priv_protocol: required for security_level authPriv",
         ),
         (
@@ -228,7 +229,8 @@ def test_auth_errors(site: Path, auths: str, expected: str) -> None:
         ),
         (
             "p: {scalars: [{metric: tps_nope, oid: 1.3.6.1.2.1.1.3.0}]}",
-            "profiles.p.scalars[0].metric: unknown metric tps_nope: declare it under metrics: first",
+            "profiles.p.scalars[0].metric: unknown metric tps_nope: "
+            "declare it under metrics: first",
         ),
         (
             "p: {scalars: [{metric: tps_radio_rssi_dbm, oid: 1.3.6.1.4.1.1.0}]}",
