@@ -7,11 +7,13 @@ profile fails the test.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from exporter.pollers.snmp import Sample
 from tests.conftest import SHARED
 from tests.fakes import parse_snmprec
 
@@ -246,6 +248,31 @@ _VENDOR: dict[str, Callable[[dict[str, object]], list[Expect]]] = {
         ),
     ],
 }
+
+
+_LABEL = re.compile(r'([a-z_]+)="((?:[^"\\]|\\.)*)"')
+
+
+def reported(samples: Iterable[Sample]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Return samples keyed by metric and sorted labels."""
+    return {(s.metric, tuple(sorted(_LABEL.findall(s.labels)))): s.value for s in samples}
+
+
+def mismatches(name: str, samples: Iterable[Sample]) -> list[str]:
+    """Return how what was reported differs from the recording (empty when it equals it)."""
+    got = reported(samples)
+    expected = expectations(name)
+    problems = []
+    for e in expected:
+        value = got.get((e.metric, e.labels))
+        if value is None:
+            problems.append(f"missing {e}")
+        elif not math.isclose(value, e.value, rel_tol=1e-9, abs_tol=1e-9):
+            problems.append(f"{e.metric}{dict(e.labels)}: reported {value}, recorded {e.value}")
+    checked = {e.metric for e in expected}
+    keys = {(e.metric, e.labels) for e in expected}
+    problems += [f"unexpected {k}" for k in got if k[0] in checked and k not in keys]
+    return problems
 
 
 def names() -> list[str]:

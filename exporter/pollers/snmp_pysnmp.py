@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from pysnmp.carrier.asyncio.dgram import udp, udp6
+from pysnmp.error import PySnmpError
 from pysnmp.hlapi.v3arch.asyncio import (
     CommunityData,
     ContextData,
@@ -22,7 +23,8 @@ from pysnmp.hlapi.v3arch.asyncio import (
     get_cmd,
     next_cmd,
 )
-from pysnmp.proto.errind import RequestTimedOut
+from pysnmp.proto.errind import ErrorIndication, RequestTimedOut
+from pysnmp.proto.error import StatusInformation
 from pysnmp.proto.rfc1902 import ObjectName
 
 from exporter.inventory.model import AuthProtocol, PrivProtocol, SnmpAuth, SnmpVersion
@@ -113,7 +115,7 @@ class PysnmpClient:
 
     async def get(self, target: SnmpTarget, oids: Sequence[str]) -> list[VarBind]:
         """Return the values of scalar OIDs, missing ones typed as no-such."""
-        async with self._limit:
+        async with self._limit, _engine_errors():
             transport = await self._transport(target)
             result = await get_cmd(self._engine, self._auth(target.auth), transport,
                                    ContextData(contextName=target.auth.context_name),
@@ -127,7 +129,7 @@ class PysnmpClient:
         current = prefix
         out: list[VarBind] = []
         while True:
-            async with self._limit:
+            async with self._limit, _engine_errors():
                 result = await self._next(target, current)
             varbinds = _checked(result)
             if not varbinds:
@@ -195,16 +197,34 @@ def _auth_data(auth: SnmpAuth) -> Any:
     return UsmUserData(auth.username, **kwargs)
 
 
+@contextlib.asynccontextmanager
+async def _engine_errors() -> AsyncIterator[None]:
+    """Turn what pysnmp raises (rather than returns) into the client's error tree."""
+    try:
+        yield
+    except StatusInformation as exc:
+        indication = exc.get("errorIndication") if hasattr(exc, "get") else None
+        if isinstance(indication, ErrorIndication):
+            raise _indication_error(indication) from None
+        raise SnmpBadResponseError(str(exc)) from None
+    except PySnmpError as exc:
+        raise SnmpBadResponseError(str(exc)) from None
+
+
+def _indication_error(indication: Any) -> SnmpError:
+    if isinstance(indication, RequestTimedOut):
+        return SnmpTimeoutError(str(indication))
+    name = type(indication).__name__
+    if any(name.lower() == a.lower() for a in _AUTH_ERRORS) or "auth" in name.lower():
+        return SnmpAuthError(str(indication))
+    return SnmpError(f"{name}: {indication}")
+
+
 def _checked(result: tuple[Any, Any, Any, Any]) -> list[tuple[Any, Any]]:
     """Return a response's varbinds, or raise the error it carries."""
     indication, status, index, varbinds = result
     if indication is not None:
-        if isinstance(indication, RequestTimedOut):
-            raise SnmpTimeoutError(str(indication))
-        name = type(indication).__name__
-        if any(name.lower() == a.lower() for a in _AUTH_ERRORS) or "auth" in name.lower():
-            raise SnmpAuthError(str(indication))
-        raise SnmpError(f"{name}: {indication}")
+        raise _indication_error(indication)
     if status and int(status) != 0:
         where = f" at {varbinds[int(index) - 1][0]}" if index and varbinds else ""
         raise SnmpBadResponseError(f"{status.prettyPrint()}{where}")
