@@ -61,12 +61,16 @@ def write_inventory(targets: Path, host: LabHost | None) -> None:
 
 
 @contextmanager
-def exporter_process(targets: Path, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def exporter_process(
+    source: Path, port: int, log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `tps-exporter` on a targets directory or a config file until the block ends."""
+    flag = "--config.file" if source.is_file() else "--targets"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "--targets", str(targets),
+            [sys.executable, "-m", "exporter", flag, str(source),
              f"--web.listen-address=127.0.0.1:{port}", "--icmp.socket=raw"],
-            cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+            cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
         )  # fmt: skip
         try:
             wait_for(f"http://127.0.0.1:{port}/-/ready")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from exporter.pollers.snmp_pysnmp import PysnmpClient
 from tests import snmp_expectations as ex
 from tests.agents import SNMPD_COMMUNITY, SNMPD_USERS, Agent, snmpd, snmpsim
 from tests.conftest import require, require_binary
+from tests.integration.test_process import exporter_process, free_port, get
 
 PROFILES = load_profiles([], []).profiles
 
@@ -176,3 +179,76 @@ def test_wrong_credentials_give_a_reason_and_others_keep_polling(agent: Agent) -
     assert bad_v2c.errors == (("timeout", 1),) and bad_v3.errors == (("auth", 1),)
     # The good device did not wait for the silent one's timeout.
     assert good.duration < 1.0
+
+
+def test_exporter_process_with_snmp_passes_promtool_and_probe_hides_secrets(
+    sim: Agent, agent: Agent, tmp_path: Path
+) -> None:
+    require_binary("promtool")
+    auths = "".join(
+        f"    {name}: {{version: 2c, community: {{env: TPS_COMMUNITY_{i}}}}}\n"
+        for i, name in enumerate(sorted(ex.PROFILES))
+    )
+    user, (a, ap, p, pp) = "tpssha256", SNMPD_USERS["tpssha256"]
+    (tmp_path / "auth-pass").write_text(ap + "\n")
+    (tmp_path / "tps-exporter.yml").write_text(
+        "targets: [targets]\n"
+        "snmp:\n  defaults: {interval: 2s, timeout: 500ms, retries: 0}\n  auths:\n"
+        + auths
+        + f"    v3: {{version: '3', username: {user}, auth_protocol: {a.replace('-', '')}, "
+        f"auth_password: {{file: auth-pass}}, priv_protocol: {p.replace('-', '')}, "
+        f"priv_password: {{env: TPS_PRIV}}}}\n"
+    )
+    devices = "".join(
+        f"  - {{id: {name}, kind: router, address: 127.0.0.1, checks: [snmp], snmp: {{auth: {name},"
+        f" port: {sim.port}, profiles: [{', '.join(ex.PROFILES[name])}]}}}}\n"
+        for name in sorted(ex.PROFILES)
+    ) + (
+        f"  - {{id: net-snmp, kind: router, address: 127.0.0.1, snmp: {{auth: v3, port: "
+        f"{agent.port}, profiles: [system, interfaces], wan: [lo]}}}}\n"
+    )
+    (tmp_path / "targets").mkdir()
+    (tmp_path / "targets" / "lab.yaml").write_text("devices:\n" + devices)
+    env = {f"TPS_COMMUNITY_{i}": name for i, name in enumerate(sorted(ex.PROFILES))}
+    env["TPS_PRIV"] = pp
+    port = free_port()
+    with exporter_process(tmp_path / "tps-exporter.yml", port, tmp_path / "log", env=env):
+        time.sleep(3)
+        status, text = get(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200
+    for name in sorted(ex.PROFILES):
+        assert f'tps_snmp_up{{device="{name}"}} 1' in text, name
+    assert 'tps_snmp_up{device="net-snmp"} 1' in text
+    assert 'tps_device_wan_up{device="net-snmp"} 1' in text
+    assert 'tps_ups_battery_runtime_seconds{device="riello"} 8100.0' in text
+    check = subprocess.run(
+        ["promtool", "check", "metrics"],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "probe",
+            "net-snmp",
+            "--config.file",
+            str(tmp_path / "tps-exporter.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **env},
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert "snmp     auth v3, profiles system, interfaces: answered" in probe.stdout
+    assert "tps_device_uptime_seconds{} " in probe.stdout
+    # The v3 passwords of the probed device appear nowhere; the auth is named, not shown.
+    for secret in (ap, pp):
+        assert secret not in probe.stdout + probe.stderr
