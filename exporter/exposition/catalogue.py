@@ -64,6 +64,12 @@ SITE_DEVICE_INFO = Metric(
     "A device a TPS can send its results through (any one working is enough).",
     ("site", "device"),
 )
+SITE_POWER_INFO = Metric(
+    "tps_site_power_device_info",
+    Type.GAUGE,
+    "A device that keeps a TPS's devices powered (UPS, solar controller).",
+    ("site", "device"),
+)
 SITE_UP = Metric(
     "tps_site_up",
     Type.GAUGE,
@@ -459,6 +465,7 @@ PROCESS_FDS = Metric("process_open_fds", Type.GAUGE, "Number of open file descri
 CATALOGUE: tuple[Metric, ...] = (
     SITE_INFO,
     SITE_DEVICE_INFO,
+    SITE_POWER_INFO,
     SITE_UP,
     SITE_STATUS,
     SITE_STATUS_SINCE,

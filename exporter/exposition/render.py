@@ -8,6 +8,7 @@ import os
 import platform
 import resource
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from exporter import __version__
 from exporter.exposition import catalogue as c
@@ -39,13 +40,26 @@ def _header(out: list[str], metric: c.Metric) -> None:
 
 
 # Two: the running inventory and, during a reload, the next one. Older ones must not linger.
+@dataclass(frozen=True, slots=True)
+class _Static:
+    """Text that only changes with the inventory: info families and each id's label text."""
+
+    site_info: str
+    site_devices: str
+    site_power: str
+    device_info: str
+    site_keys: dict[str, str]
+    device_keys: dict[str, str]
+
+
 @functools.lru_cache(maxsize=2)
-def _static(inventory: Inventory) -> tuple[str, str, str, dict[str, str], dict[str, str]]:
+def _static(inventory: Inventory) -> _Static:
     """Render what only changes with the inventory: info metrics and each id's label text."""
     site_keys = {s: f'site="{escape(s)}"' for s in inventory.sites}
     device_keys = {d: f'device="{escape(d)}"' for d in inventory.devices}
     site_info: list[str] = []
     site_devices: list[str] = []
+    site_power: list[str] = []
     for site in inventory.sites.values():
         p = site.place
         labels = _labels((
@@ -63,6 +77,10 @@ def _static(inventory: Inventory) -> tuple[str, str, str, dict[str, str], dict[s
             site_devices.append(
                 f"tps_site_device_info{{{site_keys[site.id]},{device_keys[device_id]}}} 1\n"
             )
+        for device_id in site.power:
+            site_power.append(
+                f"tps_site_power_device_info{{{site_keys[site.id]},{device_keys[device_id]}}} 1\n"
+            )
     device_info = []
     for d in inventory.devices.values():
         labels = _labels((
@@ -70,7 +88,14 @@ def _static(inventory: Inventory) -> tuple[str, str, str, dict[str, str], dict[s
             ("address", d.address), ("family", d.family.value), ("parent", d.parent or ""),
         ))  # fmt: skip
         device_info.append(f"tps_device_info{{{labels}}} 1\n")
-    return "".join(site_info), "".join(site_devices), "".join(device_info), site_keys, device_keys
+    return _Static(
+        site_info="".join(site_info),
+        site_devices="".join(site_devices),
+        site_power="".join(site_power),
+        device_info="".join(device_info),
+        site_keys=site_keys,
+        device_keys=device_keys,
+    )
 
 
 def render(store: Store, stats: RuntimeStats, extra: Sequence[c.Metric] = ()) -> bytes:
@@ -103,11 +128,14 @@ def _status_counts(
 
 
 def _sites(out: list[str], store: Store) -> None:
-    site_info, site_devices, _, keys, _ = _static(store.inventory)
+    static = _static(store.inventory)
+    keys = static.site_keys
     _header(out, c.SITE_INFO)
-    out.append(site_info)
+    out.append(static.site_info)
     _header(out, c.SITE_DEVICE_INFO)
-    out.append(site_devices)
+    out.append(static.site_devices)
+    _header(out, c.SITE_POWER_INFO)
+    out.append(static.site_power)
     states = [(keys[s.site.id], s) for s in store.sites.values()]
     reachable = (SiteStatus.UP, SiteStatus.DEGRADED)
     _rows(out, c.SITE_UP, ((k, int(s.status in reachable)) for k, s in states))
@@ -118,9 +146,10 @@ def _sites(out: list[str], store: Store) -> None:
 
 
 def _devices(out: list[str], store: Store) -> None:
-    _, _, device_info, _, keys = _static(store.inventory)
+    static = _static(store.inventory)
+    keys = static.device_keys
     _header(out, c.DEVICE_INFO)
-    out.append(device_info)
+    out.append(static.device_info)
     states = [(keys[d.device.id], d) for d in store.devices.values()]
     _rows(out, c.DEVICE_UP, ((k, int(d.status in REACHABLE)) for k, d in states))
     _rows(out, c.DEVICE_STATUS,
@@ -133,7 +162,7 @@ def _devices(out: list[str], store: Store) -> None:
 
 
 def _icmp(out: list[str], store: Store) -> None:
-    _, _, _, _, keys = _static(store.inventory)
+    keys = _static(store.inventory).device_keys
     polled = [(keys[d.device.id], d, d.last) for d in store.devices.values() if d.last is not None]
     _rows(out, c.ICMP_RTT, (
         (f'{k},stat="{stat}"', value)
@@ -147,7 +176,7 @@ def _icmp(out: list[str], store: Store) -> None:
 
 
 def _snmp(out: list[str], store: Store, extra: Sequence[c.Metric]) -> None:
-    _, _, _, _, keys = _static(store.inventory)
+    keys = _static(store.inventory).device_keys
     polled = [(keys[d.device.id], d, d.snmp) for d in store.devices.values() if d.snmp is not None]
     _rows(out, c.SNMP_UP, ((k, int(result.answered)) for k, _, result in polled))
     _rows(out, c.SNMP_DURATION, ((k, result.duration) for k, _, result in polled))

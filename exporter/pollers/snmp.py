@@ -89,6 +89,7 @@ class SnmpPoller:
         fetch = _Fetch(self.client, target)
         await fetch.run(profiles)
         samples = [x for p in profiles for x in map_profile(p, fetch.values, fetch.columns)]
+        fetch.count_missing(profiles)
         samples, wan_up = _mark_wan(samples, device.snmp.wan)
         uptime = next((x.value for x in samples if x.metric == UPTIME), None)
         failure = None if fetch.answered else (fetch.last_error or "timeout")
@@ -146,6 +147,14 @@ class _Fetch:
             return None
         self.answered = True
         return answer
+
+    def count_missing(self, profiles: Iterable[Profile]) -> None:
+        """Count scalars the agent answered with noSuchObject/noSuchInstance for every source."""
+        for profile in profiles:
+            for field in profile.scalars:
+                answers = [self.values.get(s.oid) for s in field.sources]
+                if all(vb is not None and vb.type in MISSING for vb in answers):
+                    self.errors["no_such_object"] += 1
 
     def _hopeless(self) -> bool:
         # A silent or refusing agent would cost a full timeout per remaining request.

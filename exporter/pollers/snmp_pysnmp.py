@@ -162,6 +162,14 @@ class PysnmpClient:
             lookupMib=False,
         )
 
+    def receive_buffer_bytes(self) -> int | None:
+        """Return the IPv4 socket's receive buffer size, once a request has opened it."""
+        dispatcher = self._engine.transport_dispatcher
+        transport = dispatcher.get_transport(udp.DOMAIN_NAME) if dispatcher else None
+        asyncio_transport = getattr(transport, "transport", None)
+        sock = asyncio_transport.get_extra_info("socket") if asyncio_transport else None
+        return None if sock is None else int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+
     def close(self) -> None:
         """Close the engine's sockets."""
         with contextlib.suppress(Exception):

@@ -30,7 +30,7 @@ from exporter.inventory.model import (
 from exporter.inventory.profiles import load_profiles
 from exporter.pollers.resolver import Resolver
 from exporter.pollers.snmp import SnmpPoller, SnmpResult
-from exporter.pollers.snmp_pysnmp import PysnmpClient
+from exporter.pollers.snmp_pysnmp import RECEIVE_BUFFER_BYTES, PysnmpClient
 from tests import snmp_expectations as ex
 from tests.agents import SNMPD_COMMUNITY, SNMPD_USERS, Agent, snmpd, snmpsim
 from tests.conftest import require, require_binary
@@ -252,3 +252,30 @@ def test_exporter_process_with_snmp_passes_promtool_and_probe_hides_secrets(
     # The v3 passwords of the probed device appear nowhere; the auth is named, not shown.
     for secret in (ap, pp):
         assert secret not in probe.stdout + probe.stderr
+
+
+def test_snmpv1_walks_with_getnext(agent: Agent) -> None:
+    auths = {"v1": SnmpAuth("v1", SnmpVersion.V1, community=Secret(SNMPD_COMMUNITY))}
+    [result] = poll(auths, device("snmpd-v1", agent.port, "v1", ("system", "interfaces")))
+    assert result.answered and result.failure is None, result.detail
+    got = ex.reported(result.samples)
+    names = {dict(k[1])["name"] for k in got if k[0] == "tps_interface_info"}
+    assert "lo" in names
+    # SNMPv1 has no Counter64: the 32-bit ifInOctets column is the fallback.
+    assert any(k[0] == "tps_interface_received_bytes_total" for k in got)
+
+
+def test_the_snmp_socket_gets_a_large_receive_buffer(agent: Agent) -> None:
+    async def scenario() -> int | None:
+        client = PysnmpClient()
+        try:
+            auth = SnmpAuth("lab", SnmpVersion.V2C, community=Secret(SNMPD_COMMUNITY))
+            poller = SnmpPoller(client, Resolver(60, 1), {"lab": auth}, PROFILES)
+            await poller.poll(device("snmpd", agent.port, "lab", ("system",)))
+            return client.receive_buffer_bytes()
+        finally:
+            client.close()
+
+    size = asyncio.run(scenario())
+    # Linux reports twice what was set; as root SO_RCVBUFFORCE passes the rmem_max cap.
+    assert size is not None and size >= RECEIVE_BUFFER_BYTES

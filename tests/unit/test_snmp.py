@@ -154,3 +154,13 @@ def test_resolve_failure_is_a_reason() -> None:
     dev = Device(**{**{f: getattr(dev, f) for f in Device.__slots__}, "address": "ups.invalid"})
     result = asyncio.run(snmp_poller.poll(dev))
     assert result.failure == "resolve_error" and client.calls == []
+
+
+def test_scalars_the_agent_lacks_are_counted_as_no_such_object() -> None:
+    agent = {"1.3.6.1.2.1.1.3.0": VarBind("1.3.6.1.2.1.1.3.0", SnmpType.TIMETICKS, 12345)}
+    client = FakeSnmpClient(agents={"bare": agent})
+    result = asyncio.run(poller(client, "bare").poll(device("bare", ("system", "ups"))))
+    assert result.answered
+    # The ups profile has 7 scalars, none of which this agent has; uptime is there.
+    assert result.errors == (("no_such_object", 7),)
+    assert ex.reported(result.samples)[("tps_device_uptime_seconds", ())] == 123.45

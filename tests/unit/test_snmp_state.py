@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from exporter.exposition.render import render
 from exporter.inventory.load import load
 from exporter.inventory.model import Inventory
 from exporter.pollers.snmp import Sample, SnmpResult
+from exporter.state.stats import RuntimeStats
 from exporter.state.store import DeviceStatus, SiteStatus, Store
 from tests.conftest import site_yaml
 from tests.fakes import lost, ok
@@ -118,3 +120,12 @@ def test_wan_interface_down_degrades_a_router_that_answers_ping(inventory: Inven
     )
     store.record_snmp("rtr", answer(wan_up=True))
     assert store.sites["tps-1"].status is SiteStatus.UP
+
+
+def test_a_sites_power_devices_are_exposed_for_joins(inventory: Inventory) -> None:
+    store = Store(inventory)
+    store.record_snmp("ups", SnmpResult((Sample("tps_ups_on_battery", "", 1.0),), True))
+    text = render(store, RuntimeStats()).decode()
+    # "Which TPS run on battery now": tps_site_power_device_info * on (device) tps_ups_on_battery
+    assert 'tps_site_power_device_info{site="tps-1",device="ups"} 1\n' in text
+    assert 'tps_ups_on_battery{device="ups"} 1.0\n' in text
