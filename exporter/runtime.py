@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from exporter.inventory.load import load
 from exporter.inventory.model import Check, Config, Device, Inventory
@@ -19,6 +21,7 @@ from exporter.state.stats import RuntimeStats
 from exporter.state.store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +132,15 @@ class Exporter:
         self.scheduler.set_devices(d for d in devices if Check.ICMP in d.checks)
         self.snmp_scheduler.set_devices(d for d in devices if Check.SNMP in d.checks)
 
-    async def _poll_snmp(self, device: Device) -> None:
+    async def _timed(self, protocol: str, poll: Awaitable[T]) -> T:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        result = await self.snmp.poll(device)
-        self.stats.poll_duration["snmp"].observe(loop.time() - started)
+        result = await poll
+        self.stats.poll_duration[protocol].observe(loop.time() - started)
+        return result
+
+    async def _poll_snmp(self, device: Device) -> None:
+        result = await self._timed("snmp", self.snmp.poll(device))
         self.store.record_snmp(device.id, result)
         if not result.answered:
             log.debug(
@@ -142,10 +149,7 @@ class Exporter:
             )
 
     async def _poll_icmp(self, device: Device) -> None:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        result = await self.icmp.poll(device)
-        self.stats.poll_duration["icmp"].observe(loop.time() - started)
+        result = await self._timed("icmp", self.icmp.poll(device))
         self.store.record_ping(device.id, result)
         if not result.ok:
             log.debug(
