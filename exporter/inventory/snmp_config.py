@@ -70,24 +70,26 @@ def read_settings(r: Reader, node: Node, path: str, base: SnmpSettings) -> SnmpS
 def _settings(
     r: Reader, node: Node, m: dict[str, Node], path: str, base: SnmpSettings
 ) -> SnmpSettings:
-    def get(key: str, read: object) -> object:
-        return read if read is not None else getattr(base, key)
+    def present(key: str) -> bool:
+        return key in m and not Reader.is_null(m[key])
 
     interval = (
-        r.duration(m["interval"], join(path, "interval"), 1, 86400) if "interval" in m else None
+        r.duration(m["interval"], join(path, "interval"), 1, 86400) if present("interval") else None
     )
-    timeout = r.duration(m["timeout"], join(path, "timeout"), 0.05, 60) if "timeout" in m else None
-    retries = r.integer(m["retries"], join(path, "retries"), 0, 10) if "retries" in m else None
-    port = r.integer(m["port"], join(path, "port"), 1, 65535) if "port" in m else None
+    timeout = (
+        r.duration(m["timeout"], join(path, "timeout"), 0.05, 60) if present("timeout") else None
+    )
+    retries = r.integer(m["retries"], join(path, "retries"), 0, 10) if present("retries") else None
+    port = r.integer(m["port"], join(path, "port"), 1, 65535) if present("port") else None
     reps = None
-    if "max_repetitions" in m:
+    if present("max_repetitions"):
         reps = r.integer(m["max_repetitions"], join(path, "max_repetitions"), 1, 500)
     settings = SnmpSettings(
-        interval=float(get("interval", interval)),  # type: ignore[arg-type]
-        timeout=float(get("timeout", timeout)),  # type: ignore[arg-type]
-        retries=int(get("retries", retries)),  # type: ignore[call-overload]
-        port=int(get("port", port)),  # type: ignore[call-overload]
-        max_repetitions=int(get("max_repetitions", reps)),  # type: ignore[call-overload]
+        interval=base.interval if interval is None else interval,
+        timeout=base.timeout if timeout is None else timeout,
+        retries=base.retries if retries is None else retries,
+        port=base.port if port is None else port,
+        max_repetitions=base.max_repetitions if reps is None else reps,
     )
     if settings.timeout * (settings.retries + 1) >= settings.interval:
         worst = settings.timeout * (settings.retries + 1)
