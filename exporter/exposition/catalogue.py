@@ -49,7 +49,9 @@ SITE_LABELS = (
     "latitude",
     "longitude",
 )
-DEVICE_LABELS = ("device", "name", "kind", "operator", "address", "family", "parent")
+# province, regency and timezone of a device are those of most of the TPS behind it.
+DEVICE_LABELS = ("device", "name", "kind", "operator", "address", "family", "parent",
+                 "province", "regency", "timezone")  # fmt: skip
 
 # Sites: one `_info` series carries the place; the others stay lean and join on `site`.
 SITE_INFO = Metric(
@@ -79,8 +81,9 @@ SITE_UP = Metric(
 SITE_STATUS = Metric(
     "tps_site_status",
     Type.GAUGE,
-    "The current status of a TPS (up, degraded, down, blank_spot, no_data) and why; always 1.",
-    ("site", "status", "reason"),
+    "The current status of a TPS (up, degraded, down, blank_spot, no_data), why, and the device "
+    "at fault (the highest one down on its path); always 1.",
+    ("site", "status", "reason", "device"),
 )
 SITE_STATUS_SINCE = Metric(
     "tps_site_status_since_timestamp_seconds",
@@ -136,6 +139,18 @@ DEVICE_LAST_POLL = Metric(
     "When a device's last poll finished, as a Unix time.",
     ("device",),
     "seconds",
+)
+DEVICE_DEPENDENT_SITES = Metric(
+    "tps_device_dependent_sites",
+    Type.GAUGE,
+    "Number of TPS that need a device, directly or through devices behind it.",
+    ("device",),
+)
+ELECTION_PHASE = Metric(
+    "tps_election_phase",
+    Type.GAUGE,
+    "The election phase now in each time zone (run_up, voting, counting, recap, none); always 1.",
+    ("timezone", "zone", "phase", "election", "rehearsal"),
 )
 DEVICES = Metric("tps_devices", Type.GAUGE, "Number of devices in each status.", ("status",))
 
@@ -505,6 +520,8 @@ CATALOGUE: tuple[Metric, ...] = (
     DEVICE_FAILURES,
     DEVICE_LAST_SUCCESS,
     DEVICE_LAST_POLL,
+    DEVICE_DEPENDENT_SITES,
+    ELECTION_PHASE,
     DEVICES,
     ICMP_RTT,
     ICMP_LOSS,

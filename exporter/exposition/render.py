@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import math
 import os
 import platform
 import resource
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from exporter import __version__
 from exporter.exposition import catalogue as c
 from exporter.exposition.text import escape
-from exporter.inventory.areas import zone_abbreviation
-from exporter.inventory.model import Inventory
+from exporter.inventory.areas import INDONESIAN_ZONES, zone_abbreviation
+from exporter.inventory.model import ElectionCalendar, Inventory
+from exporter.state.phase import phase_at
 from exporter.state.stats import Histogram, RuntimeStats
 from exporter.state.store import REACHABLE, DeviceStatus, SiteStatus, Store
 
@@ -48,6 +51,8 @@ class _Static:
     site_devices: str
     site_power: str
     device_info: str
+    dependent_sites: str
+    zones: tuple[str, ...]
     site_keys: dict[str, str]
     device_keys: dict[str, str]
 
@@ -82,27 +87,45 @@ def _static(inventory: Inventory) -> _Static:
                 f"tps_site_power_device_info{{{site_keys[site.id]},{device_keys[device_id]}}} 1\n"
             )
     device_info = []
+    behind = inventory.sites_behind()
     for d in inventory.devices.values():
+        place = _usual_place(inventory, behind.get(d.id, ()))
         labels = _labels((
             ("device", d.id), ("name", d.name), ("kind", d.kind.value), ("operator", d.operator),
             ("address", d.address), ("family", d.family.value), ("parent", d.parent or ""),
+            ("province", place[0]), ("regency", place[1]), ("timezone", place[2]),
         ))  # fmt: skip
         device_info.append(f"tps_device_info{{{labels}}} 1\n")
+    dependents = "".join(
+        f"tps_device_dependent_sites{{{device_keys[d]}}} {len(behind.get(d, ()))}\n"
+        for d in inventory.devices
+    )
+    zones = {site.timezone for site in inventory.sites.values()} | set(INDONESIAN_ZONES)
     return _Static(
         site_info="".join(site_info),
         site_devices="".join(site_devices),
         site_power="".join(site_power),
         device_info="".join(device_info),
+        dependent_sites=dependents,
+        zones=tuple(sorted(zones)),
         site_keys=site_keys,
         device_keys=device_keys,
     )
 
 
-def render(store: Store, stats: RuntimeStats, extra: Sequence[c.Metric] = ()) -> bytes:
+def render(
+    store: Store,
+    stats: RuntimeStats,
+    extra: Sequence[c.Metric] = (),
+    *,
+    calendar: ElectionCalendar | None = None,
+    now: dt.datetime | None = None,
+) -> bytes:
     """Return every metric in the catalogue, and operators' profile metrics, as text exposition."""
     out: list[str] = []
     _sites(out, store)
     _devices(out, store)
+    _election(out, store, calendar or ElectionCalendar(), now or dt.datetime.now(dt.UTC))
     _icmp(out, store)
     _snmp(out, store, extra)
     _exporter(out, store, stats)
@@ -139,8 +162,10 @@ def _sites(out: list[str], store: Store) -> None:
     states = [(keys[s.site.id], s) for s in store.sites.values()]
     reachable = (SiteStatus.UP, SiteStatus.DEGRADED)
     _rows(out, c.SITE_UP, ((k, int(s.status in reachable)) for k, s in states))
-    _rows(out, c.SITE_STATUS,
-          ((f'{k},status="{s.status}",reason="{s.reason}"', 1) for k, s in states))  # fmt: skip
+    _rows(out, c.SITE_STATUS, (
+        (f'{k},status="{s.status}",reason="{s.reason}",device="{escape(s.device)}"', 1)
+        for k, s in states
+    ))  # fmt: skip
     _rows(out, c.SITE_STATUS_SINCE, ((k, s.since) for k, s in states))
     _status_counts(out, c.SITES, (s.status for _, s in states), SiteStatus)
 
@@ -158,7 +183,31 @@ def _devices(out: list[str], store: Store) -> None:
     _rows(out, c.DEVICE_FAILURES, ((k, d.consecutive_failures) for k, d in states))
     _rows(out, c.DEVICE_LAST_SUCCESS, ((k, d.last_success) for k, d in states))
     _rows(out, c.DEVICE_LAST_POLL, ((k, d.last_poll) for k, d in states))
+    _header(out, c.DEVICE_DEPENDENT_SITES)
+    out.append(static.dependent_sites)
     _status_counts(out, c.DEVICES, (d.status for _, d in states), DeviceStatus)
+
+
+def _election(out: list[str], store: Store, calendar: ElectionCalendar, now: dt.datetime) -> None:
+    """Write the phase of every time zone the sites are in, for rules to join on timezone."""
+    rows = []
+    for zone in _static(store.inventory).zones:
+        p = phase_at(calendar, now, zone)
+        labels = (
+            f'timezone="{zone}",zone="{zone_abbreviation(zone)}",phase="{p.phase}",'
+            f'election="{escape(p.election)}",rehearsal="{str(p.rehearsal).lower()}"'
+        )
+        rows.append((labels, 1))
+    _rows(out, c.ELECTION_PHASE, rows)
+
+
+def _usual_place(inventory: Inventory, sites: Iterable[str]) -> tuple[str, str, str]:
+    """Return the province, regency and time zone most of these sites share ("" if none)."""
+    places = Counter(
+        (s.place.province.name, s.place.regency.name, s.timezone)
+        for s in (inventory.sites[i] for i in sites)
+    )
+    return places.most_common(1)[0][0] if places else ("", "", "")
 
 
 def _icmp(out: list[str], store: Store) -> None:

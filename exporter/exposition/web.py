@@ -31,7 +31,8 @@ def make_app(exporter: Exporter) -> web.Application:
 
 async def _metrics(request: web.Request) -> web.Response:
     exporter = request.app[EXPORTER_KEY]
-    body = render(exporter.store, exporter.stats, exporter.config.profile_metrics)
+    config = exporter.config
+    body = render(exporter.store, exporter.stats, config.profile_metrics, calendar=config.election)
     headers = {"Content-Type": CONTENT_TYPE}
     if len(body) >= _GZIP_MIN_BYTES and "gzip" in request.headers.get("Accept-Encoding", ""):
         body = gzip.compress(body, compresslevel=1)

@@ -32,6 +32,9 @@ _PROVINCE_ZONES: dict[str, str] = {
 }
 
 
+INDONESIAN_ZONES = (WIB, _PONTIANAK, WITA, WIT)
+
+
 def province_timezone(province_code: str) -> str | None:
     """Return the IANA time zone of a province, or None for an unknown code."""
     return _PROVINCE_ZONES.get(province_code)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exporter.inventory import areas
+from exporter.inventory.election import read_calendar
 from exporter.inventory.model import (
     AddressFamily,
     Area,
@@ -118,7 +119,7 @@ def _read_config(path: Path, config: Config, errors: list[ConfigError]) -> Confi
     if root is None or Reader.is_null(root):
         return _with_snmp(config, read_section(Reader(str(path), errors), None, path.parent))
     r = Reader(str(path), errors)
-    top = r.mapping(root, "", ("targets", "icmp", "state", "resolver", "snmp"))
+    top = r.mapping(root, "", ("targets", "icmp", "state", "resolver", "snmp", "election"))
     if top is None:
         return config
     config = _with_snmp(config, read_section(r, top.get("snmp"), path.parent))
@@ -132,6 +133,8 @@ def _read_config(path: Path, config: Config, errors: list[ConfigError]) -> Confi
         config = dataclasses.replace(config, state=_state(r, top["state"], config.state))
     if "resolver" in top:
         config = dataclasses.replace(config, resolver=_resolver(r, top["resolver"]))
+    if "election" in top:
+        config = dataclasses.replace(config, election=read_calendar(r, top["election"]))
     return config
 
 

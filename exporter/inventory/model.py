@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,6 +259,18 @@ class Inventory:
                 out.setdefault(device_id, []).append(site.id)
         return {k: tuple(v) for k, v in out.items()}
 
+    def sites_behind(self) -> dict[str, tuple[str, ...]]:
+        """Return, for each device, every site that needs it: directly or through a child."""
+        out: dict[str, dict[str, None]] = {}
+        for site in self.sites.values():
+            for device_id in site.devices:
+                current: str | None = device_id
+                # Parents are validated acyclic, so each walk ends at a root.
+                while current is not None:
+                    out.setdefault(current, {})[site.id] = None
+                    current = self.devices[current].parent
+        return {device: tuple(sites) for device, sites in out.items()}
+
     def topological_devices(self) -> list[Device]:
         """Return devices with every parent before its children."""
         depth: dict[str, int] = {}
@@ -275,6 +288,27 @@ class Inventory:
 
 
 @dataclass(frozen=True, slots=True)
+class ElectionDay:
+    """A voting day, or a rehearsal (simulasi) of one."""
+
+    date: dt.date
+    name: str
+    rehearsal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionCalendar:
+    """Voting days and the hours and windows around them, in each site's local time."""
+
+    days: tuple[ElectionDay, ...] = ()
+    run_up_days: int = 14
+    recap_days: int = 7
+    voting_start: dt.time = dt.time(7, 0)
+    voting_end: dt.time = dt.time(13, 0)
+    counting_end: dt.time | None = None  # None: until midnight, local time
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The exporter's configuration: defaults, and the inventory it points at."""
 
@@ -288,3 +322,4 @@ class Config:
     profiles: dict[str, Profile] = field(default_factory=dict)
     profile_metrics: tuple[Metric, ...] = ()  # declared by operators' own profile files
     snmp_max_concurrent: int = 64
+    election: ElectionCalendar = ElectionCalendar()

@@ -109,6 +109,7 @@ class SiteState:
     since: float
     status: SiteStatus = SiteStatus.NO_DATA
     reason: str = "no_data"
+    device: str = ""  # the device at fault, for the field technician and for inhibition
 
 
 class Store:
@@ -250,26 +251,34 @@ class Store:
             self._settle_site(self.sites[site_id], state.since)
 
     def _settle_site(self, state: SiteState, at: float) -> None:
-        status, reason = self._evaluate_site(state.site)
+        status, reason, device = self._evaluate_site(state.site)
         if status != state.status:
             state.since = at
-        state.status, state.reason = status, reason
+        state.status, state.reason, state.device = status, reason, device
 
-    def _evaluate_site(self, site: Site) -> tuple[SiteStatus, str]:
+    def _evaluate_site(self, site: Site) -> tuple[SiteStatus, str, str]:
         if site.is_blank_spot:
-            return SiteStatus.BLANK_SPOT, "blank_spot"
+            return SiteStatus.BLANK_SPOT, "blank_spot", ""
         devices = [self.devices[d] for d in site.devices]
         if any(d.status is DeviceStatus.UP for d in devices):
-            return SiteStatus.UP, "none"
+            return SiteStatus.UP, "none", ""
         for d in devices:
             if d.status is DeviceStatus.DEGRADED:
-                return SiteStatus.DEGRADED, d.reason
+                return SiteStatus.DEGRADED, d.reason, d.device.id
         for d in devices:
             # Ping answers but the agent does not: the TPS can likely still send, the NOC is blind.
             if d.status is DeviceStatus.DOWN and d.reason.startswith("snmp_") and d.answers_ping():
-                return SiteStatus.DEGRADED, d.reason
+                return SiteStatus.DEGRADED, d.reason, d.device.id
         if any(d.status is DeviceStatus.UNKNOWN for d in devices):
-            return SiteStatus.NO_DATA, "no_data"
+            return SiteStatus.NO_DATA, "no_data", ""
+        culprit = self._culprit(devices[0])
         if all(d.status is DeviceStatus.UNREACHABLE for d in devices):
-            return SiteStatus.DOWN, "upstream_down"
-        return SiteStatus.DOWN, "device_down"
+            return SiteStatus.DOWN, "upstream_down", culprit
+        return SiteStatus.DOWN, "device_down", culprit
+
+    def _culprit(self, state: DeviceState) -> str:
+        """Return the device really down on a path: the first one up the chain that is not merely
+        unreachable behind its parent."""
+        while state.status is DeviceStatus.UNREACHABLE and state.device.parent is not None:
+            state = self.devices[state.device.parent]
+        return state.device.id

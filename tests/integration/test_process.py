@@ -92,7 +92,7 @@ def test_scrape_passes_promtool_and_sighup_reload_keeps_old_inventory(tmp_path: 
         time.sleep(1.2)
         status, text = get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200
-        assert 'tps_site_status{site="tps-up",status="up",reason="none"} 1' in text
+        assert 'tps_site_status{site="tps-up",status="up",reason="none",device=""} 1' in text
         check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
                                text=True, timeout=30, check=False)  # fmt: skip
         assert check.returncode == 0, check.stdout + check.stderr
@@ -104,7 +104,7 @@ def test_scrape_passes_promtool_and_sighup_reload_keeps_old_inventory(tmp_path: 
         status, text = get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200
         assert "tps_config_last_reload_successful 0" in text
-        assert 'tps_site_status{site="tps-up",status="up",reason="none"} 1' in text
+        assert 'tps_site_status{site="tps-up",status="up",reason="none",device=""} 1' in text
         assert process.poll() is None
 
         (targets / "typo.yaml").unlink()

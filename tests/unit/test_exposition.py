@@ -97,9 +97,14 @@ def test_every_family_rendered_is_in_the_catalogue_and_back(store: Store) -> Non
 def test_site_metrics(store: Store) -> None:
     status = samples(store, "tps_site_status")
     assert status == {
-        (("reason", "high_loss"), ("site", "tps-1"), ("status", "degraded")): 1,
-        (("reason", "blank_spot"), ("site", "tps-2"), ("status", "blank_spot")): 1,
-        (("reason", "device_down"), ("site", "tps-3"), ("status", "down")): 1,
+        (
+            ("device", "rtr-1"),
+            ("reason", "high_loss"),
+            ("site", "tps-1"),
+            ("status", "degraded"),
+        ): 1,
+        (("device", ""), ("reason", "blank_spot"), ("site", "tps-2"), ("status", "blank_spot")): 1,
+        (("device", "rtr-2"), ("reason", "device_down"), ("site", "tps-3"), ("status", "down")): 1,
     }
     assert samples(store, "tps_site_up") == {
         (("site", "tps-1"),): 1, (("site", "tps-2"),): 0, (("site", "tps-3"),): 0,

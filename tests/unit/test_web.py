@@ -50,8 +50,17 @@ def test_scrape_health_ready_and_reload(tmp_path: Path) -> None:
             assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
             text = await response.text()
             status = samples_in(text, "tps_site_status")
-            assert status[(("reason", "none"), ("site", "tps-1"), ("status", "up"))] == 1
-            assert status[(("reason", "device_down"), ("site", "tps-2"), ("status", "down"))] == 1
+            assert (
+                status[(("device", ""), ("reason", "none"), ("site", "tps-1"), ("status", "up"))]
+                == 1
+            )
+            down = (
+                ("device", "rtr-dead"),
+                ("reason", "device_down"),
+                ("site", "tps-2"),
+                ("status", "down"),
+            )
+            assert status[down] == 1
             assert samples_in(text, "tps_config_last_reload_successful") == {(): 1}
 
             # A broken inventory is refused; the old one keeps polling.
