@@ -1,0 +1,156 @@
+"""The monitoring stack for end-to-end tests: Prometheus, Alertmanager and a webhook receiver."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import REPO, require_binary
+from tests.integration.test_process import free_port, get, wait_for
+
+ALERTS = REPO / "alerts"
+
+
+def _decode(body: bytes) -> object:
+    """Return a JSON body, or the form fields of a Telegram API call."""
+    try:
+        return json.loads(body or b"{}")
+    except ValueError:
+        return dict(urllib.parse.parse_qsl(body.decode()))
+
+
+class Webhook:
+    """A webhook receiver on loopback that records every notification."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, object]] = []
+        received = self.received
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append({"path": self.path, "body": _decode(body), "at": time.monotonic()})
+                # Telegram's API answers with the message it sent; Alertmanager checks for ok.
+                reply = (
+                    b'{"ok":true,"result":{"message_id":1,"date":0,"chat":{"id":1,"type":"group"}}}'
+                )
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def alertmanager_config_for_tests(webhook: Webhook, group_wait: str, group_interval: str) -> str:
+    """Return the shipped config with every receiver sent to the test's webhook (and Telegram
+    to the webhook too, through api_url), and short waits; routes and inhibition unchanged."""
+    config = yaml.safe_load((ALERTS / "alertmanager.yml").read_text())
+    config["templates"] = [str(ALERTS / "templates" / "*.tmpl")]
+    config["route"]["group_wait"] = group_wait
+    config["route"]["group_interval"] = group_interval
+    for route in config["route"].get("routes", []):
+        route.pop("group_wait", None)
+        for child in route.get("routes", []):
+            child.pop("group_wait", None)
+            child.pop("mute_time_intervals", None)
+    for receiver in config["receivers"]:
+        for telegram in receiver.get("telegram_configs", []):
+            telegram["api_url"] = f"{webhook.url}/telegram"
+        receiver["webhook_configs"] = [{"url": f"{webhook.url}/{receiver['name']}"}]
+    return yaml.safe_dump(config)
+
+
+class Alertmanager:
+    """A real Alertmanager on loopback, no clustering."""
+
+    def __init__(self, config: str, workdir: Path) -> None:
+        binary = require_binary("prometheus-alertmanager")
+        (workdir / "am.yml").write_text(config)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = (workdir / "alertmanager.log").open("wb")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={workdir / 'am.yml'}",
+                f"--storage.path={workdir / 'am'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(f"{self.url}/-/ready", 30)
+
+    def post(self, alerts: list[dict[str, object]]) -> None:
+        request = urllib.request.Request(
+            f"{self.url}/api/v2/alerts",
+            data=json.dumps(alerts).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+
+    def alerts(self) -> list[dict[str, object]]:
+        status, body = get(f"{self.url}/api/v2/alerts")
+        assert status == 200
+        return list(json.loads(body))
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+        self.log.close()
+
+
+class Prometheus:
+    """A real Prometheus on loopback with the given configuration."""
+
+    def __init__(self, config: str, workdir: Path) -> None:
+        binary = require_binary("prometheus")
+        (workdir / "prometheus.yml").write_text(config)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = (workdir / "prometheus.log").open("wb")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={workdir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(f"{self.url}/-/ready", 30)
+
+    def query(self, promql: str) -> list[dict[str, object]]:
+        """Return the result of an instant query."""
+        status, body = get(f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
+        assert status == 200, body
+        return list(json.loads(body)["data"]["result"])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
