@@ -20,9 +20,15 @@ from tests.conftest import REPO, device_yaml, samples_in, site_yaml
 from tests.fakes import lost, ok, partial
 
 UNIT_SUFFIXES = {
-    "seconds": "_seconds", "bytes": "_bytes", "ratio": "_ratio", "celsius": "_celsius",
-    "volts": "_volts", "hertz": "_hertz", "dbm": "_dbm", "db": "_db",
-}  # fmt: skip
+    "seconds": "_seconds",
+    "bytes": "_bytes",
+    "ratio": "_ratio",
+    "celsius": "_celsius",
+    "volts": "_volts",
+    "hertz": "_hertz",
+    "dbm": "_dbm",
+    "db": "_db",
+}
 
 
 @pytest.mark.parametrize("metric", catalogue.CATALOGUE, ids=lambda m: m.name)
@@ -82,8 +88,10 @@ def samples(store: Store, name: str) -> dict[tuple[tuple[str, str], ...], float]
 def test_every_family_rendered_is_in_the_catalogue_and_back(store: Store) -> None:
     rendered = families(store)
     # The parser strips _total from counter family names.
-    declared = {m.name.removesuffix("_total") if m.type == "counter" else m.name
-                for m in catalogue.CATALOGUE}  # fmt: skip
+    declared = {
+        m.name.removesuffix("_total") if m.type == "counter" else m.name
+        for m in catalogue.CATALOGUE
+    }
     assert set(rendered) == declared
     for metric in catalogue.CATALOGUE:
         name = metric.name.removesuffix("_total") if metric.type == "counter" else metric.name
@@ -107,8 +115,10 @@ def test_site_metrics(store: Store) -> None:
         (("device", "rtr-2"), ("reason", "device_down"), ("site", "tps-3"), ("status", "down")): 1,
     }
     assert samples(store, "tps_site_up") == {
-        (("site", "tps-1"),): 1, (("site", "tps-2"),): 0, (("site", "tps-3"),): 0,
-    }  # fmt: skip
+        (("site", "tps-1"),): 1,
+        (("site", "tps-2"),): 0,
+        (("site", "tps-3"),): 0,
+    }
     info = samples(store, "tps_site_info")
     labels = dict(next(k for k in info if ("site", "tps-1") in k))
     assert labels["regency"] == "Kota Batam" and labels["village_code"] == "21.71.01.1001"
@@ -176,6 +186,22 @@ def test_names_checker_flags_unknown_metrics(tmp_path: Path) -> None:
 
 
 def test_alerts_and_dashboards_use_only_catalogued_metrics() -> None:
-    files = [p for d in ("alerts", "grafana") for p in (REPO / d).rglob("*")
-             if p.suffix in (".yml", ".yaml", ".json")]  # fmt: skip
+    files = [
+        p
+        for d in ("alerts", "grafana")
+        for p in (REPO / d).rglob("*")
+        if p.suffix in (".yml", ".yaml", ".json")
+    ]
     assert unknown_metrics(files) == {}
+
+
+def test_devices_carry_the_place_of_the_sites_behind_them(store: Store) -> None:
+    dependents = samples(store, "tps_device_dependent_sites")
+    assert dependents == {
+        (("device", "bts-1"),): 1,
+        (("device", "rtr-1"),): 1,
+        (("device", "rtr-2"),): 1,
+    }
+    info = {dict(k)["device"]: dict(k) for k in samples(store, "tps_device_info")}
+    assert (info["bts-1"]["province"], info["bts-1"]["regency"]) == ("Kepulauan Riau", "Kota Batam")
+    assert info["bts-1"]["timezone"] == "Asia/Jakarta"

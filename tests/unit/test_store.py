@@ -208,3 +208,24 @@ def test_adopt_keeps_state_of_unchanged_devices(chain: Inventory, tmp_path: Path
     # sat-1 now has another address: it starts afresh.
     assert status(new, "sat-1") == (DeviceStatus.UNKNOWN, "no_data")
     assert new.polls == old.polls
+
+
+def test_a_down_site_names_the_device_really_down(chain: Inventory) -> None:
+    store = Store(chain, Clock())
+    for _ in range(3):
+        for device_id in ("vsat-1", "bts-1", "rtr-1"):
+            store.record_ping(device_id, lost())
+    # The router and the BTS are only unreachable: the VSAT hub above them is the one down.
+    assert (store.sites["tps-1"].reason, store.sites["tps-1"].device) == ("upstream_down", "vsat-1")
+    store.record_ping("vsat-1", ok())
+    assert (store.sites["tps-1"].reason, store.sites["tps-1"].device) == ("upstream_down", "bts-1")
+    store.record_ping("bts-1", ok())
+    assert (store.sites["tps-1"].reason, store.sites["tps-1"].device) == ("device_down", "rtr-1")
+    store.record_ping("rtr-1", ok())
+    assert (store.sites["tps-1"].status, store.sites["tps-1"].device) == (SiteStatus.UP, "")
+
+
+def test_sites_behind_a_device_count_those_behind_its_children(chain: Inventory) -> None:
+    behind = chain.sites_behind()
+    assert behind["vsat-1"] == behind["bts-1"] == behind["rtr-1"] == ("tps-1", "tps-2", "tps-3")
+    assert behind["sat-1"] == ("tps-3",)
