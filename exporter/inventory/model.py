@@ -251,14 +251,6 @@ class Inventory:
                 out.setdefault(device.parent, []).append(device.id)
         return {k: tuple(v) for k, v in out.items()}
 
-    def dependents(self) -> dict[str, tuple[str, ...]]:
-        """Return, for each device, the sites that depend on it directly."""
-        out: dict[str, list[str]] = {}
-        for site in self.sites.values():
-            for device_id in site.devices:
-                out.setdefault(device_id, []).append(site.id)
-        return {k: tuple(v) for k, v in out.items()}
-
     def sites_behind(self) -> dict[str, tuple[str, ...]]:
         """Return, for each device, every site that needs it: directly or through a child."""
         out: dict[str, dict[str, None]] = {}

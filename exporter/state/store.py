@@ -122,7 +122,7 @@ class Store:
         self.devices = {d.id: DeviceState(d, since=now) for d in inventory.topological_devices()}
         self.sites = {s.id: SiteState(s, since=now) for s in inventory.sites.values()}
         self._children = inventory.children()
-        self._dependents = inventory.dependents()
+        self._behind = inventory.sites_behind()
         self.polls: Counter[tuple[str, str]] = Counter()
         self.poll_errors: Counter[tuple[str, str]] = Counter()
         for state in self.sites.values():
@@ -232,9 +232,25 @@ class Store:
         return DeviceStatus.UP, "none"
 
     def _settle_device(self, state: DeviceState, now: float, propagate: bool = True) -> None:
+        if not self._update_device(state, now) or not propagate:
+            return
+        self._update_descendants(state, now)
+        # Every site behind it, even one whose own device did not change: which device is the
+        # one really down on its path may have.
+        for site_id in self._behind.get(state.device.id, ()):
+            self._settle_site(self.sites[site_id], state.since)
+
+    def _update_descendants(self, state: DeviceState, now: float) -> None:
+        for child_id in self._children.get(state.device.id, ()):
+            child = self.devices[child_id]
+            if self._update_device(child, now):
+                self._update_descendants(child, now)
+
+    def _update_device(self, state: DeviceState, now: float) -> bool:
+        """Re-evaluate one device; return whether its status or reason changed."""
         status, reason = self._evaluate(state)
         if (status, reason) == (state.status, state.reason):
-            return
+            return False
         if status != state.status:
             # A device is down from its first missed poll, not from when damping let it show.
             first_miss = min(
@@ -243,12 +259,7 @@ class Store:
             )
             state.since = first_miss if status in _FAILED else now
         state.status, state.reason = status, reason
-        if not propagate:
-            return
-        for child_id in self._children.get(state.device.id, ()):
-            self._settle_device(self.devices[child_id], now)
-        for site_id in self._dependents.get(state.device.id, ()):
-            self._settle_site(self.sites[site_id], state.since)
+        return True
 
     def _settle_site(self, state: SiteState, at: float) -> None:
         status, reason, device = self._evaluate_site(state.site)

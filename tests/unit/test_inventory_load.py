@@ -40,7 +40,7 @@ def test_files_in_a_directory_merge_into_one_inventory(write_inventory) -> None:
     assert inventory.sites["tps-1"].devices == ("rtr-1",)
     assert inventory.sites["tps-2"].is_blank_spot
     assert [d.id for d in inventory.topological_devices()] == ["bts-1", "rtr-1"]
-    assert inventory.dependents() == {"rtr-1": ("tps-1",)}
+    assert inventory.sites_behind() == {"rtr-1": ("tps-1",), "bts-1": ("tps-1",)}
     assert inventory.children() == {"bts-1": ("rtr-1",)}
 
 
