@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager fping iproute2 nftables procps util-linux snmpd snmp
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager fping iproute2 nftables procps util-linux snmpd snmp docker-compose
 CONFIG ?= tps-exporter.yml
 LISTEN ?= :9811
 
