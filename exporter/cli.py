@@ -14,7 +14,6 @@ from aiohttp import web
 
 from exporter import __version__, logs
 from exporter.exposition.web import make_app
-from exporter.inventory.load import load
 from exporter.inventory.model import Check, Config, Device, Inventory
 from exporter.inventory.nodes import ConfigLoadError
 from exporter.pollers.icmp import IcmpPoller
@@ -70,6 +69,8 @@ def _common(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument(
         "--log.format", dest="log_format", choices=["logfmt", "json"], default=d("logfmt")
     )
+    parser.add_argument("--shard", dest="shard", type=_shard, default=d((1, 1)), metavar="I/N",
+                        help="poll only shard I of N (by site id), e.g. 2/4")  # fmt: skip
     parser.add_argument("--icmp.socket", dest="icmp_socket", choices=["auto", "dgram", "raw"],
                         default=d("auto"),
                         help="auto: unprivileged datagram socket, else raw")  # fmt: skip
@@ -95,16 +96,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _shard(text: str) -> tuple[int, int]:
+    index, sep, count = text.partition("/")
+    if not (sep and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise argparse.ArgumentTypeError(f"expected I/N with 1 <= I <= N, like 2/4, not {text!r}")
+    return int(index), int(count)
+
+
 def _source(args: argparse.Namespace) -> Source:
     config_file = args.config_file
     if config_file is None and not args.targets and DEFAULT_CONFIG.is_file():
         config_file = DEFAULT_CONFIG
-    return Source(config_file, tuple(args.targets))
+    return Source(config_file, tuple(args.targets), args.shard)
 
 
 def _load_or_report(source: Source) -> tuple[Config, Inventory] | None:
     try:
-        return load(source.config_file, source.targets)
+        return source.load()
     except ConfigLoadError as exc:
         print(f"{len(exc.errors)} error(s) in the configuration or inventory:", file=sys.stderr)
         for error in exc.errors:
@@ -118,9 +126,10 @@ def _check(source: Source) -> int:
         return EXIT_CONFIG
     _config, inventory = loaded
     blank = sum(1 for s in inventory.sites.values() if s.is_blank_spot)
+    shard = "" if source.shard == (1, 1) else f" in shard {source.shard[0]}/{source.shard[1]}"
     print(
         f"OK: {len(inventory.sites)} TPS ({blank} blank spots) and {len(inventory.devices)} "
-        f"devices in {len(inventory.files)} file(s)"
+        f"devices in {len(inventory.files)} file(s){shard}"
     )
     return 0
 

@@ -30,6 +30,12 @@ class Source:
 
     config_file: Path | None
     targets: tuple[Path, ...] = ()
+    shard: tuple[int, int] = (1, 1)  # this process's shard and the number of shards
+
+    def load(self) -> tuple[Config, Inventory]:
+        """Load the configuration and this shard's part of the inventory."""
+        config, inventory = load(self.config_file, self.targets)
+        return config, inventory.shard(*self.shard)
 
 
 class Exporter:
@@ -102,9 +108,7 @@ class Exporter:
         async with self._reload_lock:
             try:
                 # Parsing a large inventory takes a while: keep the event loop polling meanwhile.
-                config, inventory = await asyncio.to_thread(
-                    load, self.source.config_file, self.source.targets
-                )
+                config, inventory = await asyncio.to_thread(self.source.load)
             except ConfigLoadError as exc:
                 self.stats.reloaded(False)
                 for error in exc.errors:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -263,6 +264,34 @@ class Inventory:
                     current = self.devices[current].parent
         return {device: tuple(sites) for device, sites in out.items()}
 
+    def shard(self, index: int, count: int) -> Inventory:
+        """Return shard `index` of `count` (1-based): its sites, and every device they need.
+
+        Sites go by a stable hash of their district: a site and the routers, BTS and VSAT hub it
+        shares with its neighbours stay together, so a field device is polled by one shard. A
+        device that sites of several shards still need is polled by each of them.
+        """
+        if count == 1:
+            return self
+        sites = {
+            i: s for i, s in self.sites.items() if shard_of(s.place.district.code, count) == index
+        }
+        needed: set[str] = set()
+        for site in sites.values():
+            for device_id in (*site.devices, *site.power):
+                current: str | None = device_id
+                while current is not None and current not in needed:
+                    needed.add(current)
+                    current = self.devices[current].parent
+        # Devices no site needs are split by their own id, so each is polled exactly once.
+        orphans = (
+            {d for d in self.devices if shard_of(d, count) == index}
+            - set(self.sites_behind())
+            - {p for s in self.sites.values() for p in s.power}
+        )
+        devices = {i: d for i, d in self.devices.items() if i in needed or i in orphans}
+        return Inventory(devices=devices, sites=sites, files=self.files)
+
     def topological_devices(self) -> list[Device]:
         """Return devices with every parent before its children."""
         depth: dict[str, int] = {}
@@ -277,6 +306,11 @@ class Inventory:
             for offset, walked in enumerate(reversed(trail), start=1):
                 depth[walked] = base + offset
         return sorted(self.devices.values(), key=lambda d: depth[d.id])
+
+
+def shard_of(identifier: str, count: int) -> int:
+    """Return the 1-based shard an id belongs to, the same in every process and release."""
+    return zlib.crc32(identifier.encode()) % count + 1
 
 
 @dataclass(frozen=True, slots=True)
