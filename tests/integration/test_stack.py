@@ -88,3 +88,11 @@ def test_lab_inventory_is_valid() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("OK: 3328 TPS")
+
+
+def test_sharded_prometheus_configs_are_valid_for_promtool() -> None:
+    promtool = require_binary("promtool")
+    for name, rules in (("prometheus-shard.yml", 36), ("prometheus-global.yml", 6)):
+        result = run(promtool, "check", "config", str(REPO / "deploy" / "sharded" / name))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"SUCCESS: {rules} rules found" in result.stdout
