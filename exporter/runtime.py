@@ -88,7 +88,8 @@ class Exporter:
         self._schedule(self.inventory)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self.scheduler.run()),
-                       loop.create_task(self.snmp_scheduler.run())]  # fmt: skip
+                       loop.create_task(self.snmp_scheduler.run()),
+                       loop.create_task(self._watch_loop())]  # fmt: skip
         self.ready = True
         log.info(
             "polling started",
@@ -135,6 +136,14 @@ class Exporter:
         devices = inventory.devices.values()
         self.scheduler.set_devices(d for d in devices if Check.ICMP in d.checks)
         self.snmp_scheduler.set_devices(d for d in devices if Check.SNMP in d.checks)
+
+    async def _watch_loop(self, period: float = 0.1) -> None:
+        """Measure how late the loop wakes a task due every `period` seconds."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + period
+            await asyncio.sleep(period)
+            self.stats.loop_lag.observe(max(0.0, loop.time() - due))
 
     async def _timed(self, protocol: str, poll: Awaitable[T]) -> T:
         loop = asyncio.get_running_loop()

@@ -801,6 +801,24 @@ def health() -> Json:
         lay.place(
             panel(
                 "timeseries",
+                "Event loop lag p99",
+                [
+                    target(
+                        "histogram_quantile(0.99, sum by (le) "
+                        "(rate(tps_event_loop_lag_seconds_bucket[$__rate_interval])))",
+                        "p99",
+                    )
+                ],
+                unit="s",
+                thresholds=steps(("green", None), ("red", 0.1)),
+                description="How late the exporter's event loop runs: polls and scrapes wait this.",
+            ),
+            12,
+            8,
+        ),
+        lay.place(
+            panel(
+                "timeseries",
                 "Poll duration p99",
                 [
                     target(

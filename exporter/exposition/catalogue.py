@@ -420,6 +420,13 @@ POLL_OVERDUE = Metric(
     ("protocol",),
     "seconds",
 )
+LOOP_LAG = Metric(
+    "tps_event_loop_lag_seconds",
+    Type.HISTOGRAM,
+    "How late the event loop ran a task due every 100 ms: what every poll and scrape waits.",
+    (),
+    "seconds",
+)
 POLLS_SKIPPED = Metric(
     "tps_polls_skipped_total",
     Type.COUNTER,
@@ -540,6 +547,7 @@ CATALOGUE: tuple[Metric, ...] = (
     POLL_DURATION,
     POLL_LAG,
     POLL_OVERDUE,
+    LOOP_LAG,
     POLLS_SKIPPED,
     ICMP_SOCKET_INFO,
     CONFIG_RELOAD_OK,

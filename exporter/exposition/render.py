@@ -268,6 +268,8 @@ def _exporter(out: list[str], store: Store, stats: RuntimeStats) -> None:
     _header(out, c.POLL_OVERDUE)
     for protocol, overdue in stats.overdue.items():
         out.append(f'tps_poll_overdue_seconds{{protocol="{protocol}"}} {_num(overdue())}\n')
+    _header(out, c.LOOP_LAG)
+    _histogram(out, c.LOOP_LAG.name, "", stats.loop_lag)
     _header(out, c.POLLS_SKIPPED)
     for protocol in stats.protocols:
         n = stats.polls_skipped[protocol]
@@ -290,10 +292,12 @@ def _exporter(out: list[str], store: Store, stats: RuntimeStats) -> None:
 
 
 def _histogram(out: list[str], name: str, labels: str, histogram: Histogram) -> None:
+    sep = "," if labels else ""
     for le, count in histogram.cumulative():
-        out.append(f'{name}_bucket{{{labels},le="{le}"}} {count}\n')
-    out.append(f"{name}_sum{{{labels}}} {_num(histogram.sum)}\n")
-    out.append(f"{name}_count{{{labels}}} {histogram.count}\n")
+        out.append(f'{name}_bucket{{{labels}{sep}le="{le}"}} {count}\n')
+    tail = f"{{{labels}}}" if labels else ""
+    out.append(f"{name}_sum{tail} {_num(histogram.sum)}\n")
+    out.append(f"{name}_count{tail} {histogram.count}\n")
 
 
 def _process(out: list[str], stats: RuntimeStats) -> None:

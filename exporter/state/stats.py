@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 # From 1 ms (loopback) through 600 ms (a satellite hop) to a minute (a stuck cycle).
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 LAG_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60)
+LOOP_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
 
 
 class Histogram:
@@ -57,6 +58,7 @@ class RuntimeStats:
     reload_time: float = 0.0
     reloads: Counter[str] = field(default_factory=Counter)
     socket_kinds: dict[str, str] = field(default_factory=dict)
+    loop_lag: Histogram = field(default_factory=lambda: Histogram(LOOP_LAG_BUCKETS))
 
     def __post_init__(self) -> None:
         for protocol in self.protocols:
