@@ -2,11 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager fping iproute2 nftables procps util-linux snmpd snmp docker-compose
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-snmp-exporter fping iproute2 nftables procps util-linux snmpd snmp docker-compose
 CONFIG ?= tps-exporter.yml
 LISTEN ?= :9811
 
-.PHONY: run test check lint typecheck unit deps venv example clean
+.PHONY: run test check lint typecheck unit deps venv example clean bench
 
 run: venv ## Run the exporter on the example inventory (needs ICMP permission, see README)
 	$(BIN)/tps-exporter --config.file=$(CONFIG) --web.listen-address=$(LISTEN)
@@ -50,3 +50,6 @@ example: venv ## Regenerate targets/ from ../shared/data/idn-area
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts
+
+bench: deps venv ## Measure tps-exporter beside fping, blackbox_exporter and prometheus_client
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

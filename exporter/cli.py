@@ -110,9 +110,9 @@ def _source(args: argparse.Namespace) -> Source:
     return Source(config_file, tuple(args.targets), args.shard)
 
 
-def _load_or_report(source: Source) -> tuple[Config, Inventory] | None:
+def _load_or_report(source: Source, isolated: bool = False) -> tuple[Config, Inventory] | None:
     try:
-        return source.load()
+        return source.load_isolated() if isolated else source.load()
     except ConfigLoadError as exc:
         print(f"{len(exc.errors)} error(s) in the configuration or inventory:", file=sys.stderr)
         for error in exc.errors:
@@ -219,7 +219,8 @@ async def _serve(source: Source, listen: str, mode: SocketMode) -> int:
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
-    loaded = _load_or_report(source)
+    # A long-running process: load in a child so the parse's memory does not stay with us.
+    loaded = _load_or_report(source, isolated=True)
     if loaded is None:
         return EXIT_CONFIG
     transport = _open_transport(mode)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
+import ctypes
+import gc
 import logging
+import multiprocessing
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +42,25 @@ class Source:
         config, inventory = load(self.config_file, self.targets)
         return config, inventory.shard(*self.shard)
 
+    def load_isolated(self) -> tuple[Config, Inventory]:
+        """Load in a child process and keep only the result.
+
+        Parsing YAML makes millions of small objects; the few that survive pin the allocator's
+        arenas, so a large inventory loaded in-process leaves RSS many times what is live
+        (418 MB for 27 MB of objects at 10,000 sites). A child's memory goes when it exits.
+        """
+        context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            return pool.submit(self.load).result()
+
+
+def release_memory() -> None:
+    """Give the memory a load freed (YAML parse trees) back to the system, not just to Python."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        # glibc keeps freed heap for reuse; malloc_trim returns it, so RSS reflects what is live.
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
 
 class Exporter:
     """Owns the current inventory, its store, and the pollers that fill it."""
@@ -54,6 +78,7 @@ class Exporter:
         self.stats = RuntimeStats()
         self.config = config
         self.store = Store(inventory)
+        release_memory()
         self.stats.reloaded(True)
         self.resolver = Resolver(
             self.config.resolver.refresh_interval, self.config.resolver.timeout
@@ -109,7 +134,7 @@ class Exporter:
         async with self._reload_lock:
             try:
                 # Parsing a large inventory takes a while: keep the event loop polling meanwhile.
-                config, inventory = await asyncio.to_thread(self.source.load)
+                config, inventory = await asyncio.to_thread(self.source.load_isolated)
             except ConfigLoadError as exc:
                 self.stats.reloaded(False)
                 for error in exc.errors:
@@ -126,6 +151,7 @@ class Exporter:
     def _apply(self, config: Config, inventory: Inventory) -> None:
         store = Store(inventory)
         store.adopt(self.store)
+        release_memory()
         self.config, self.store = config, store
         self.resolver.refresh_interval = config.resolver.refresh_interval
         self.resolver.timeout = config.resolver.timeout

@@ -71,6 +71,10 @@ class ConfigLoadError(Exception):
         self.errors = sorted(errors, key=lambda e: (e.file, e.line, e.column))
         super().__init__("\n".join(str(e) for e in self.errors))
 
+    def __reduce__(self) -> tuple[type[ConfigLoadError], tuple[list[ConfigError]]]:
+        # Loads run in a child process; the errors must cross back intact.
+        return (ConfigLoadError, (self.errors,))
+
 
 def mapping_keys(node: Node) -> tuple[str, ...]:
     """Return a mapping node's keys, for mappings whose keys are data (names), not a schema."""
