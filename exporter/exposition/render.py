@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import functools
+import gc
 import math
 import os
 import platform
 import resource
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from exporter import __version__
@@ -123,21 +126,69 @@ def render(
 ) -> bytes:
     """Return every metric in the catalogue, and operators' profile metrics, as text exposition."""
     out: list[str] = []
-    _sites(out, store)
-    _devices(out, store)
-    _election(out, store, calendar or ElectionCalendar(), now or dt.datetime.now(dt.UTC))
-    _icmp(out, store)
-    _snmp(out, store, extra)
-    _exporter(out, store, stats)
-    _process(out, stats)
+    with _no_gc():
+        for _ in _families(out, store, stats, extra, calendar=calendar, now=now):
+            pass
     return "".join(out).encode()
+
+
+async def render_async(
+    store: Store,
+    stats: RuntimeStats,
+    extra: Sequence[c.Metric] = (),
+    *,
+    calendar: ElectionCalendar | None = None,
+) -> bytes:
+    """Render as `render` does, giving the event loop a turn after each metric family.
+
+    Each row is still written at one instant, so a TPS's status and reason always agree; at
+    100,000 sites a whole render would otherwise hold the loop (and every poll) for seconds.
+    """
+    out: list[str] = []
+    with _no_gc():
+        for _ in _families(out, store, stats, extra, calendar=calendar, now=None):
+            await asyncio.sleep(0)
+    return "".join(out).encode()
+
+
+def _families(
+    out: list[str],
+    store: Store,
+    stats: RuntimeStats,
+    extra: Sequence[c.Metric],
+    *,
+    calendar: ElectionCalendar | None,
+    now: dt.datetime | None,
+) -> Iterator[None]:
+    """Write every family into `out`, pausing (yielding) after each."""
+    yield from _sites(out, store)
+    yield from _devices(out, store)
+    when = now or dt.datetime.now(dt.UTC)
+    yield from _election(out, store, calendar or ElectionCalendar(), when)
+    yield from _icmp(out, store)
+    yield from _snmp(out, store, extra)
+    yield from _exporter(out, store, stats)
+    yield from _process(out, stats)
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: a render makes millions of strings and no cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _rows(out: list[str], metric: c.Metric, rows: Iterable[tuple[str, float | None]]) -> None:
     """Write a family: its header, then one sample per (label text, value); None is skipped."""
     _header(out, metric)
     name = metric.name
-    out.extend(f"{name}{{{labels}}} {_num(value)}\n" for labels, value in rows if value is not None)
+    # repr() is the text format's number form for ints and floats alike (NaN reads as nan).
+    out.extend(f"{name}{{{labels}}} {value!r}\n" for labels, value in rows if value is not None)
 
 
 def _status_counts(
@@ -150,45 +201,61 @@ def _status_counts(
     _rows(out, metric, ((f'status="{k}"', v) for k, v in counts.items()))
 
 
-def _sites(out: list[str], store: Store) -> None:
+def _sites(out: list[str], store: Store) -> Iterator[None]:
     static = _static(store.inventory)
     keys = static.site_keys
     _header(out, c.SITE_INFO)
     out.append(static.site_info)
+    yield
     _header(out, c.SITE_DEVICE_INFO)
     out.append(static.site_devices)
+    yield
     _header(out, c.SITE_POWER_INFO)
     out.append(static.site_power)
+    yield
     states = [(keys[s.site.id], s) for s in store.sites.values()]
     reachable = (SiteStatus.UP, SiteStatus.DEGRADED)
     _rows(out, c.SITE_UP, ((k, int(s.status in reachable)) for k, s in states))
+    yield
     _rows(out, c.SITE_STATUS, (
         (f'{k},status="{s.status}",reason="{s.reason}",device="{escape(s.device)}"', 1)
         for k, s in states
     ))  # fmt: skip
+    yield
     _rows(out, c.SITE_STATUS_SINCE, ((k, s.since) for k, s in states))
+    yield
     _status_counts(out, c.SITES, (s.status for _, s in states), SiteStatus)
 
 
-def _devices(out: list[str], store: Store) -> None:
+def _devices(out: list[str], store: Store) -> Iterator[None]:
     static = _static(store.inventory)
     keys = static.device_keys
     _header(out, c.DEVICE_INFO)
     out.append(static.device_info)
+    yield
     states = [(keys[d.device.id], d) for d in store.devices.values()]
     _rows(out, c.DEVICE_UP, ((k, int(d.status in REACHABLE)) for k, d in states))
+    yield
     _rows(out, c.DEVICE_STATUS,
           ((f'{k},status="{d.status}",reason="{d.reason}"', 1) for k, d in states))  # fmt: skip
+    yield
     _rows(out, c.DEVICE_STATUS_SINCE, ((k, d.since) for k, d in states))
+    yield
     _rows(out, c.DEVICE_FAILURES, ((k, d.consecutive_failures) for k, d in states))
+    yield
     _rows(out, c.DEVICE_LAST_SUCCESS, ((k, d.last_success) for k, d in states))
+    yield
     _rows(out, c.DEVICE_LAST_POLL, ((k, d.last_poll) for k, d in states))
+    yield
     _header(out, c.DEVICE_DEPENDENT_SITES)
     out.append(static.dependent_sites)
+    yield
     _status_counts(out, c.DEVICES, (d.status for _, d in states), DeviceStatus)
 
 
-def _election(out: list[str], store: Store, calendar: ElectionCalendar, now: dt.datetime) -> None:
+def _election(
+    out: list[str], store: Store, calendar: ElectionCalendar, now: dt.datetime
+) -> Iterator[None]:
     """Write the phase of every time zone the sites are in, for rules to join on timezone."""
     rows = []
     for zone in _static(store.inventory).zones:
@@ -199,6 +266,7 @@ def _election(out: list[str], store: Store, calendar: ElectionCalendar, now: dt.
         )
         rows.append((labels, 1))
     _rows(out, c.ELECTION_PHASE, rows)
+    yield
 
 
 def _usual_place(inventory: Inventory, sites: Iterable[str]) -> tuple[str, str, str]:
@@ -210,7 +278,7 @@ def _usual_place(inventory: Inventory, sites: Iterable[str]) -> tuple[str, str, 
     return places.most_common(1)[0][0] if places else ("", "", "")
 
 
-def _icmp(out: list[str], store: Store) -> None:
+def _icmp(out: list[str], store: Store) -> Iterator[None]:
     keys = _static(store.inventory).device_keys
     polled = [(keys[d.device.id], d, d.last) for d in store.devices.values() if d.last is not None]
     _rows(out, c.ICMP_RTT, (
@@ -218,24 +286,35 @@ def _icmp(out: list[str], store: Store) -> None:
         for k, _, last in polled
         for stat, value in (("min", last.rtt_min), ("avg", last.rtt_avg), ("max", last.rtt_max))
     ))  # fmt: skip
+    yield
     _rows(out, c.ICMP_LOSS, ((k, last.loss_ratio) for k, _, last in polled if last.sent))
+    yield
     _rows(out, c.ICMP_JITTER, ((k, last.jitter) for k, _, last in polled))
+    yield
     _rows(out, c.ICMP_REQUESTS, ((k, d.echo_requests) for k, d, _ in polled))
+    yield
     _rows(out, c.ICMP_REPLIES, ((k, d.echo_replies) for k, d, _ in polled))
+    yield
 
 
-def _snmp(out: list[str], store: Store, extra: Sequence[c.Metric]) -> None:
+def _snmp(out: list[str], store: Store, extra: Sequence[c.Metric]) -> Iterator[None]:
     keys = _static(store.inventory).device_keys
     polled = [(keys[d.device.id], d, d.snmp) for d in store.devices.values() if d.snmp is not None]
     _rows(out, c.SNMP_UP, ((k, int(result.answered)) for k, _, result in polled))
+    yield
     _rows(out, c.SNMP_DURATION, ((k, result.duration) for k, _, result in polled))
+    yield
     errors = ((k, sorted(d.snmp_errors.items())) for k, d, _ in polled)
     _rows(out, c.SNMP_ERRORS, ((f'{k},reason="{r}"', n) for k, pairs in errors for r, n in pairs))
+    yield
     _rows(out, c.SNMP_LAST_SUCCESS, ((k, d.snmp_last_success) for k, d, _ in polled))
+    yield
     _rows(out, c.DEVICE_REBOOTS, ((k, d.reboots) for k, d, _ in polled))
+    yield
     _rows(out, c.DEVICE_WAN_UP, (
         (k, None if result.wan_up is None else int(result.wan_up)) for k, _, result in polled
     ))  # fmt: skip
+    yield
     # Profile values: one pass over the devices, then each family written whole.
     lines: dict[str, list[str]] = {}
     for k, _, result in polled:
@@ -246,9 +325,10 @@ def _snmp(out: list[str], store: Store, extra: Sequence[c.Metric]) -> None:
     for metric in (*c.PROFILE_METRICS, *extra):
         _header(out, metric)
         out.extend(lines.get(metric.name, ()))
+        yield
 
 
-def _exporter(out: list[str], store: Store, stats: RuntimeStats) -> None:
+def _exporter(out: list[str], store: Store, stats: RuntimeStats) -> Iterator[None]:
     _header(out, c.POLLS)
     for protocol in stats.protocols:
         for result in ("success", "failure"):
@@ -289,6 +369,7 @@ def _exporter(out: list[str], store: Store, stats: RuntimeStats) -> None:
     _header(out, c.BUILD_INFO)
     python = escape(platform.python_version())
     out.append(f'tps_build_info{{version="{__version__}",python_version="{python}"}} 1\n')
+    yield
 
 
 def _histogram(out: list[str], name: str, labels: str, histogram: Histogram) -> None:
@@ -300,7 +381,7 @@ def _histogram(out: list[str], name: str, labels: str, histogram: Histogram) -> 
     out.append(f"{name}_count{tail} {histogram.count}\n")
 
 
-def _process(out: list[str], stats: RuntimeStats) -> None:
+def _process(out: list[str], stats: RuntimeStats) -> Iterator[None]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     _header(out, c.PROCESS_CPU)
     out.append(f"process_cpu_seconds_total {_num(usage.ru_utime + usage.ru_stime)}\n")
@@ -310,6 +391,7 @@ def _process(out: list[str], stats: RuntimeStats) -> None:
     out.append(f"process_start_time_seconds {_num(stats.started)}\n")
     _header(out, c.PROCESS_FDS)
     out.append(f"process_open_fds {len(os.listdir('/proc/self/fd'))}\n")
+    yield
 
 
 def _resident_bytes() -> int:

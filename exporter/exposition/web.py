@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import html
 
 from aiohttp import web
 
 from exporter import __version__
-from exporter.exposition.render import CONTENT_TYPE, render
+from exporter.exposition.render import CONTENT_TYPE, render_async
 from exporter.runtime import Exporter
 
 EXPORTER_KEY = web.AppKey("exporter", Exporter)
@@ -32,10 +33,13 @@ def make_app(exporter: Exporter) -> web.Application:
 async def _metrics(request: web.Request) -> web.Response:
     exporter = request.app[EXPORTER_KEY]
     config = exporter.config
-    body = render(exporter.store, exporter.stats, config.profile_metrics, calendar=config.election)
+    body = await render_async(
+        exporter.store, exporter.stats, config.profile_metrics, calendar=config.election
+    )
     headers = {"Content-Type": CONTENT_TYPE}
     if len(body) >= _GZIP_MIN_BYTES and "gzip" in request.headers.get("Accept-Encoding", ""):
-        body = gzip.compress(body, compresslevel=1)
+        # zlib releases the GIL: compressing in a thread leaves the loop free to poll.
+        body = await asyncio.to_thread(gzip.compress, body, compresslevel=1)
         headers["Content-Encoding"] = "gzip"
     return web.Response(body=body, headers=headers)
 

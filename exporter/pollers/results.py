@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import enum
 import itertools
-import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class Failure(enum.StrEnum):
@@ -27,6 +26,23 @@ class PingResult:
     failure: Failure | None = None
     address: str = ""
     detail: str = ""
+    # Computed once when the poll ends, not on every scrape that shows them.
+    rtt_min: float | None = field(init=False, default=None)
+    rtt_avg: float | None = field(init=False, default=None)
+    rtt_max: float | None = field(init=False, default=None)
+    jitter: float | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        rtts = self.rtts
+        if not rtts:
+            return
+        object.__setattr__(self, "rtt_min", min(rtts))
+        object.__setattr__(self, "rtt_avg", sum(rtts) / len(rtts))
+        object.__setattr__(self, "rtt_max", max(rtts))
+        if len(rtts) > 1:
+            # Mean absolute difference between successive round trips (RFC 3550 style).
+            steps = [abs(b - a) for a, b in itertools.pairwise(rtts)]
+            object.__setattr__(self, "jitter", sum(steps) / len(steps))
 
     @classmethod
     def failed(cls, failure: Failure, detail: str = "", address: str = "") -> PingResult:
@@ -46,26 +62,4 @@ class PingResult:
     @property
     def loss_ratio(self) -> float:
         """Return the share of echoes lost in this poll (1 when nothing could be sent)."""
-        return 1.0 if self.sent == 0 else 1.0 - self.received / self.sent
-
-    @property
-    def rtt_min(self) -> float | None:
-        """Return the fastest reply's round trip, in seconds."""
-        return min(self.rtts) if self.rtts else None
-
-    @property
-    def rtt_avg(self) -> float | None:
-        """Return the mean round trip, in seconds."""
-        return statistics.fmean(self.rtts) if self.rtts else None
-
-    @property
-    def rtt_max(self) -> float | None:
-        """Return the slowest reply's round trip, in seconds."""
-        return max(self.rtts) if self.rtts else None
-
-    @property
-    def jitter(self) -> float | None:
-        """Return the mean absolute difference between successive round trips (RFC 3550 style)."""
-        if len(self.rtts) < 2:
-            return None
-        return statistics.fmean(abs(b - a) for a, b in itertools.pairwise(self.rtts))
+        return 1.0 if self.sent == 0 else 1.0 - len(self.rtts) / self.sent
