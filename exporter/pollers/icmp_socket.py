@@ -55,6 +55,7 @@ class _Probe:
     all_sent: bool = False
     failure: Failure | None = None
     detail: str = ""
+    later: list[asyncio.TimerHandle] = field(default_factory=list)
 
     def answered(self, index: int, now: float, answer: Answer) -> None:
         """Record the answer to echo `index`, late replies counting as lost."""
@@ -166,54 +167,56 @@ class IcmpTransport:
         if fs is None:
             reason = self._unavailable.get(family, "transport not open")
             return PingResult.failed(Failure.SEND_ERROR, reason, host)
-        assert self._loop is not None
-        probe = _Probe(count, timeout, self._loop.create_future())
+        loop = self._loop
+        assert loop is not None
+        probe = _Probe(count, timeout, loop.create_future())
         keys: list[tuple[str, int]] = []
+        # Echoes after the first are timer callbacks, not sleeps: no task wakes per echo.
+        start = loop.time()
+        self._send(fs, host, probe, keys, count == 1)
+        for index in range(1, count):
+            handle = loop.call_at(
+                start + index * spacing, self._send, fs, host, probe, keys, index == count - 1
+            )
+            probe.later.append(handle)
+        timer = loop.call_at(start + (count - 1) * spacing + timeout, _expire, probe.done)
         try:
-            for index in range(count):
-                if index:
-                    await asyncio.sleep(spacing)
-                if not await self._send(fs, host, probe, index, keys):
-                    break
-            probe.all_sent = True
-            probe.finish_if_complete()
-            if not probe.done.done():
-                timer = self._loop.call_at(self._loop.time() + timeout, _expire, probe.done)
-                try:
-                    await probe.done
-                finally:
-                    timer.cancel()
+            await probe.done
         finally:
+            timer.cancel()
+            for handle in probe.later:
+                handle.cancel()
             for key in keys:
                 fs.pending.pop(key, None)
         return _result(probe, host)
 
-    async def _send(
-        self, fs: _FamilySocket, host: str, probe: _Probe, index: int, keys: list[tuple[str, int]]
-    ) -> bool:
+    def _send(
+        self, fs: _FamilySocket, host: str, probe: _Probe, keys: list[tuple[str, int]], last: bool
+    ) -> None:
+        """Send one echo of a poll now; after the last, the poll ends once all are answered."""
+        if probe.done.done() or probe.failure is Failure.SEND_ERROR:
+            return
         self._seq = (self._seq + 1) & 0xFFFF
         key = (host, self._seq)
-        packet = fs.builder.build(self._seq)
-        fs.pending[key] = (probe, index)
+        fs.pending[key] = (probe, len(probe.sent_at))
+        try:
+            fs.sock.sendto(fs.builder.build(self._seq), (host, 0))
+        except OSError as exc:  # BlockingIOError too: a full 4 MB send buffer is overload
+            del fs.pending[key]
+            probe.failure = Failure.SEND_ERROR
+            probe.detail = exc.strerror or str(exc)
+            for handle in probe.later:
+                handle.cancel()
+            probe.all_sent = True
+            probe.finish_if_complete()
+            return
         keys.append(key)
         probe.sent_at.append(time.monotonic())
         probe.rtts.append(None)
         probe.outstanding += 1
-        try:
-            try:
-                fs.sock.sendto(packet, (host, 0))
-            except BlockingIOError:
-                assert self._loop is not None
-                await self._loop.sock_sendto(fs.sock, packet, (host, 0))
-        except OSError as exc:
-            fs.pending.pop(key, None)
-            probe.sent_at.pop()
-            probe.rtts.pop()
-            probe.outstanding -= 1
-            probe.failure = Failure.SEND_ERROR
-            probe.detail = exc.strerror or str(exc)
-            return False
-        return True
+        if last:
+            probe.all_sent = True
+            probe.finish_if_complete()
 
 
 def _expire(done: asyncio.Future[None]) -> None:

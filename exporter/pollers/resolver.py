@@ -40,14 +40,18 @@ class Resolver:
         # Its own pool, so a hung DNS server cannot starve other uses of the default executor.
         self._executor: ThreadPoolExecutor | None = None
         self._lookup = lookup or self._getaddrinfo
+        # Parsed literals (None for hostnames): most devices have an IP address, every cycle.
+        self._literals: dict[str, IPAddress | None] = {}
 
     async def resolve(self, address: str, family: AddressFamily) -> IPAddress:
         """Return the IP address to poll for a device address, or raise `ResolveError`."""
-        try:
-            literal = ipaddress.ip_address(address)
-        except ValueError:
-            pass
-        else:
+        if address not in self._literals:
+            try:
+                self._literals[address] = ipaddress.ip_address(address)
+            except ValueError:
+                self._literals[address] = None
+        literal = self._literals[address]
+        if literal is not None:
             return literal
         key = (address, family)
         entry = self._cache.get(key)

@@ -63,6 +63,10 @@ class DeviceState:
     echo_requests: int = 0
     echo_replies: int = 0
     window: deque[Cycle] = field(default_factory=deque)
+    # Running totals of the window, so a verdict does not re-add it on every poll.
+    window_sent: int = 0
+    window_received: int = 0
+    window_rtt_sum: float = 0.0
     snmp_failures: int = 0
     snmp_failing_since: float | None = None
     snmp_last_failure: str | None = None
@@ -92,13 +96,25 @@ class DeviceState:
 
     def window_loss(self) -> float | None:
         """Return the echo loss ratio over recent reachable polls."""
-        sent = sum(c.sent for c in self.window)
-        return None if sent == 0 else 1 - sum(c.received for c in self.window) / sent
+        sent = self.window_sent
+        return None if sent == 0 else 1 - self.window_received / sent
 
     def window_rtt(self) -> float | None:
         """Return the mean round trip over recent reachable polls, in seconds."""
-        received = sum(c.received for c in self.window)
-        return None if received == 0 else sum(c.rtt_sum for c in self.window) / received
+        received = self.window_received
+        return None if received == 0 else self.window_rtt_sum / received
+
+    def add_to_window(self, cycle: Cycle) -> None:
+        """Add a reachable poll to the adequacy window, dropping the oldest beyond its size."""
+        self.window.append(cycle)
+        self.window_sent += cycle.sent
+        self.window_received += cycle.received
+        self.window_rtt_sum += cycle.rtt_sum
+        while len(self.window) > self.device.state.window:
+            old = self.window.popleft()
+            self.window_sent -= old.sent
+            self.window_received -= old.received
+            self.window_rtt_sum -= old.rtt_sum
 
 
 @dataclass(slots=True)
@@ -143,9 +159,7 @@ class Store:
             state.consecutive_failures = 0
             state.failing_since = None
             state.last_success = now
-            state.window.append(Cycle(result.sent, result.received, sum(result.rtts)))
-            while len(state.window) > state.device.state.window:
-                state.window.popleft()
+            state.add_to_window(Cycle(result.sent, result.received, sum(result.rtts)))
         else:
             self.polls["icmp", "failure"] += 1
             failure = result.failure or Failure.TIMEOUT
