@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import heapq
 import ipaddress
 import logging
 import os
 import socket
 import struct
 import time
+import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,6 +30,9 @@ _ICMP_FILTER = 1  # linux/icmp.h: a bitmask of ICMP types a raw socket does not 
 _ICMP6_FILTER = 1  # linux/icmpv6.h
 _BUFFER_BYTES = 4 * 1024 * 1024
 _READS_PER_WAKEUP = 256
+# Planned echoes and deadlines run on one ticker: 2 ms is finer than any spacing or timeout
+# worth setting, and a poll's RTT is measured from when its echo really left.
+_TICK = 0.002
 
 PERMISSION_HELP = """\
 cannot open an ICMP socket: {error}
@@ -55,7 +60,6 @@ class _Probe:
     all_sent: bool = False
     failure: Failure | None = None
     detail: str = ""
-    later: list[asyncio.TimerHandle] = field(default_factory=list)
 
     def answered(self, index: int, now: float, answer: Answer) -> None:
         """Record the answer to echo `index`, late replies counting as lost."""
@@ -122,6 +126,9 @@ class IcmpTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sockets: dict[socket.AddressFamily, _FamilySocket] = {}
         self._unavailable: dict[socket.AddressFamily, str] = {}
+        self._agenda: list[tuple[float, int, _Action]] = []
+        self._counter = 0
+        self._ticker: asyncio.TimerHandle | None = None
         self._ident = os.getpid() & 0xFFFF
         self._cookie = os.urandom(icmp_wire.COOKIE_SIZE)
         self._seq = 0
@@ -151,6 +158,9 @@ class IcmpTransport:
 
     def close(self) -> None:
         """Stop listening and close the sockets."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
         for fs in self._sockets.values():
             if self._loop is not None:
                 self._loop.remove_reader(fs.sock.fileno())
@@ -171,24 +181,40 @@ class IcmpTransport:
         assert loop is not None
         probe = _Probe(count, timeout, loop.create_future())
         keys: list[tuple[str, int]] = []
-        # Echoes after the first are timer callbacks, not sleeps: no task wakes per echo.
         start = loop.time()
         self._send(fs, host, probe, keys, count == 1)
+        # Later echoes and the deadline go on the transport's agenda, not the loop's timers.
         for index in range(1, count):
-            handle = loop.call_at(
-                start + index * spacing, self._send, fs, host, probe, keys, index == count - 1
-            )
-            probe.later.append(handle)
-        timer = loop.call_at(start + (count - 1) * spacing + timeout, _expire, probe.done)
+            self._plan(start + index * spacing, (fs, host, probe, keys, index == count - 1))
+        self._plan(start + (count - 1) * spacing + timeout, probe)
         try:
             await probe.done
         finally:
-            timer.cancel()
-            for handle in probe.later:
-                handle.cancel()
+            if not probe.done.done():  # cancelled: make its planned echoes no-ops
+                probe.done.cancel()
             for key in keys:
                 fs.pending.pop(key, None)
         return _result(probe, host)
+
+    def _plan(self, when: float, action: _Action) -> None:
+        """Do `action` (send an echo, or expire a poll) at `when`, on the shared ticker."""
+        self._counter += 1
+        heapq.heappush(self._agenda, (when, self._counter, action))
+        if self._ticker is None and self._loop is not None:
+            self._ticker = self._loop.call_later(_TICK, self._tick)
+
+    def _tick(self) -> None:
+        """Run every planned action that is due; one wake-up serves every poll in flight."""
+        assert self._loop is not None
+        now = self._loop.time()
+        agenda = self._agenda
+        while agenda and agenda[0][0] <= now:
+            action = heapq.heappop(agenda)[2]
+            if isinstance(action, _Probe):
+                _expire(action.done)
+            else:
+                self._send(*action)
+        self._ticker = self._loop.call_later(_TICK, self._tick) if agenda else None
 
     def _send(
         self, fs: _FamilySocket, host: str, probe: _Probe, keys: list[tuple[str, int]], last: bool
@@ -205,8 +231,6 @@ class IcmpTransport:
             del fs.pending[key]
             probe.failure = Failure.SEND_ERROR
             probe.detail = exc.strerror or str(exc)
-            for handle in probe.later:
-                handle.cancel()
             probe.all_sent = True
             probe.finish_if_complete()
             return
@@ -217,6 +241,9 @@ class IcmpTransport:
         if last:
             probe.all_sent = True
             probe.finish_if_complete()
+
+
+_Action = typing.Union["_Probe", tuple["_FamilySocket", str, "_Probe", list[tuple[str, int]], bool]]
 
 
 def _expire(done: asyncio.Future[None]) -> None:
