@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import gzip
 import html
+import zlib
 
 from aiohttp import web
 
 from exporter import __version__
-from exporter.exposition.render import CONTENT_TYPE, render_async
+from exporter.exposition.render import CONTENT_TYPE, render_stream
 from exporter.runtime import Exporter
 
 EXPORTER_KEY = web.AppKey("exporter", Exporter)
-# Small scrapes are not worth compressing; large ones shrink about tenfold.
-_GZIP_MIN_BYTES = 4096
 
 
 def make_app(exporter: Exporter) -> web.Application:
@@ -30,18 +27,28 @@ def make_app(exporter: Exporter) -> web.Application:
     return app
 
 
-async def _metrics(request: web.Request) -> web.Response:
+async def _metrics(request: web.Request) -> web.StreamResponse:
     exporter = request.app[EXPORTER_KEY]
     config = exporter.config
-    body = await render_async(
+    chunks = render_stream(
         exporter.store, exporter.stats, config.profile_metrics, calendar=config.election
     )
-    headers = {"Content-Type": CONTENT_TYPE}
-    if len(body) >= _GZIP_MIN_BYTES and "gzip" in request.headers.get("Accept-Encoding", ""):
-        # zlib releases the GIL: compressing in a thread leaves the loop free to poll.
-        body = await asyncio.to_thread(gzip.compress, body, compresslevel=1)
-        headers["Content-Encoding"] = "gzip"
-    return web.Response(body=body, headers=headers)
+    gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
+    await response.prepare(request)
+    # Level 1: several times faster than the default for nearly the same size on this text.
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31) if gzipped else None
+    try:
+        async for chunk in chunks:
+            await response.write(packer.compress(chunk) if packer else chunk)
+        if packer:
+            await response.write(packer.flush())
+    finally:
+        await chunks.aclose()  # the renderer pauses the garbage collector until it ends
+    await response.write_eof()
+    return response
 
 
 async def _healthy(_request: web.Request) -> web.Response:
