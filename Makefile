@@ -21,8 +21,8 @@ check: venv ## Validate the configuration and inventory
 	$(BIN)/tps-exporter check --config.file=$(CONFIG)
 
 lint: venv
-	$(BIN)/ruff check exporter tests scripts grafana
-	$(BIN)/ruff format --check exporter tests scripts grafana
+	$(BIN)/ruff check exporter tests scripts grafana bench
+	$(BIN)/ruff format --check exporter tests scripts grafana bench
 
 typecheck: venv
 	$(BIN)/mypy

@@ -147,11 +147,15 @@ def inventory_yaml(live: list[str], dead: list[str]) -> str:
     all_devices = [*live, *dead]
     lines += [f"  - {{id: d{i}, kind: router, address: {a}}}" for i, a in enumerate(all_devices)]
     lines.append("sites:")
-    place = ('province: {code: "21", name: Kepulauan Riau}, regency: {code: "21.71", name: '
-             'Kota Batam}, district: {code: "21.71.01", name: Batam Kota}, village: {code: '
-             '"21.71.01.1001", name: Belian}')  # fmt: skip
-    lines += [f"  - {{id: s{i}, name: TPS {i}, {place}, devices: [d{i}]}}"
-              for i in range(len(all_devices))]  # fmt: skip
+    place = (
+        'province: {code: "21", name: Kepulauan Riau}, regency: {code: "21.71", name: '
+        'Kota Batam}, district: {code: "21.71.01", name: Batam Kota}, village: {code: '
+        '"21.71.01.1001", name: Belian}'
+    )
+    lines += [
+        f"  - {{id: s{i}, name: TPS {i}, {place}, devices: [d{i}]}}"
+        for i in range(len(all_devices))
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -178,8 +182,11 @@ def buckets(text: str, name: str) -> dict[str, float]:
 
 
 def metric_sum(text: str, name: str, where: str = "") -> float:
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(name + "{") and where in line)  # fmt: skip
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{") and where in line
+    )
 
 
 def ours_icmp(n: int, workdir: Path) -> Row:
@@ -189,15 +196,26 @@ def ours_icmp(n: int, workdir: Path) -> Row:
     (workdir / "targets").mkdir(exist_ok=True)
     (workdir / "targets" / "bench.yaml").write_text(inventory_yaml(live, dead))
     (workdir / "tps-exporter.yml").write_text(
-        f"targets: [targets]\nicmp: {{interval: {interval}s, count: 3, spacing: 500ms, timeout: 1s}}\n"
+        "targets: [targets]\n"
+        f"icmp: {{interval: {interval}s, count: 3, spacing: 500ms, timeout: 1s}}\n"
     )
     port = free_port()
     log = (workdir / f"exporter-{n}.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "exporter", "--config.file", str(workdir / "tps-exporter.yml"),
-         f"--web.listen-address=127.0.0.1:{port}", "--icmp.socket=raw", "--log.level=warn"],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "--config.file",
+            str(workdir / "tps-exporter.yml"),
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--icmp.socket=raw",
+            "--log.level=warn",
+        ],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         load_started = time.monotonic()
@@ -228,21 +246,43 @@ def ours_icmp(n: int, workdir: Path) -> Row:
         thread.join(timeout=120)
         scrape_s, body = http_get(f"{url}/metrics")
         text = body.decode()
-        up = sum(1 for line in text.splitlines()
-                 if line.startswith("tps_device_up{") and line.endswith(" 1"))  # fmt: skip
+        up = sum(
+            1
+            for line in text.splitlines()
+            if line.startswith("tps_device_up{") and line.endswith(" 1")
+        )
         live_ids = {f'device="d{i}"' for i in range(len(live))}
-        live_up = sum(1 for line in text.splitlines()
-                      if line.startswith("tps_device_up{") and line.endswith(" 1")
-                      and line[len("tps_device_up{"):].split("}")[0] in live_ids)  # fmt: skip
-        return Row("icmp", "tps-exporter", t1 - t0, cpu1 - cpu0, echoes, "echo", {
-            "devices": n, "dead": len(dead), "live_reported_up": live_up, "up": up,
-            "live": len(live), "interval_s": interval, "inventory_load_s": round(load_s, 1),
-            "rss_bytes": process_rss(process.pid),
-            "loop_lag_p99_s": histogram_quantile(text, "tps_event_loop_lag_seconds", 0.99, lag_before),
-            "scrape_p50_s": statistics.median(scrapes) if scrapes else scrape_s,
-            "scrape_p99_s": max(scrapes) if scrapes else scrape_s,
-            "scrape_bytes": len(body),
-        })  # fmt: skip
+        live_up = sum(
+            1
+            for line in text.splitlines()
+            if line.startswith("tps_device_up{")
+            and line.endswith(" 1")
+            and line[len("tps_device_up{") :].split("}")[0] in live_ids
+        )
+        return Row(
+            "icmp",
+            "tps-exporter",
+            t1 - t0,
+            cpu1 - cpu0,
+            echoes,
+            "echo",
+            {
+                "devices": n,
+                "dead": len(dead),
+                "live_reported_up": live_up,
+                "up": up,
+                "live": len(live),
+                "interval_s": interval,
+                "inventory_load_s": round(load_s, 1),
+                "rss_bytes": process_rss(process.pid),
+                "loop_lag_p99_s": histogram_quantile(
+                    text, "tps_event_loop_lag_seconds", 0.99, lag_before
+                ),
+                "scrape_p50_s": statistics.median(scrapes) if scrapes else scrape_s,
+                "scrape_p99_s": max(scrapes) if scrapes else scrape_s,
+                "scrape_bytes": len(body),
+            },
+        )
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -258,16 +298,45 @@ def fping(n: int, workdir: Path) -> Row:
     hosts.write_text("\n".join([*live, *dead]) + "\n")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    result = subprocess.run(["fping", "-q", "-C", "3", "-p", "1000", "-i", "0.1", "-t", "1000",
-                             "-r", "0", "-f", str(hosts)],
-                            capture_output=True, text=True, timeout=900, check=False)  # fmt: skip
+    result = subprocess.run(
+        [
+            "fping",
+            "-q",
+            "-C",
+            "3",
+            "-p",
+            "1000",
+            "-i",
+            "0.1",
+            "-t",
+            "1000",
+            "-r",
+            "0",
+            "-f",
+            str(hosts),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    alive = sum(1 for line in result.stderr.splitlines()
-                if ":" in line and line.split(":", 1)[1].strip().split()[0] != "-")  # fmt: skip
-    return Row("icmp", "fping", wall, cpu, 3 * n, "echo",
-               {"devices": n, "live_reported_up": alive, "live": len(live)})  # fmt: skip
+    alive = sum(
+        1
+        for line in result.stderr.splitlines()
+        if ":" in line and line.split(":", 1)[1].strip().split()[0] != "-"
+    )
+    return Row(
+        "icmp",
+        "fping",
+        wall,
+        cpu,
+        3 * n,
+        "echo",
+        {"devices": n, "live_reported_up": alive, "live": len(live)},
+    )
 
 
 def blackbox(n: int, workdir: Path, concurrency: int = 100) -> Row:
@@ -279,9 +348,15 @@ def blackbox(n: int, workdir: Path, concurrency: int = 100) -> Row:
     )
     port = free_port()
     log = (workdir / "blackbox.log").open("wb")
-    process = subprocess.Popen(["prometheus-blackbox-exporter", f"--config.file={workdir / 'blackbox.yml'}",
-                                f"--web.listen-address=127.0.0.1:{port}"], stdout=log,
-                               stderr=subprocess.STDOUT)  # fmt: skip
+    process = subprocess.Popen(
+        [
+            "prometheus-blackbox-exporter",
+            f"--config.file={workdir / 'blackbox.yml'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_ready(f"http://127.0.0.1:{port}/-/healthy", 30)
         targets = [*live, *dead] * 3
@@ -305,8 +380,15 @@ def blackbox(n: int, workdir: Path, concurrency: int = 100) -> Row:
         cpu0, t0 = process_cpu(process.pid), time.monotonic()
         asyncio.run(probe_all())
         cpu1, t1 = process_cpu(process.pid), time.monotonic()
-        return Row("icmp", "blackbox_exporter", t1 - t0, cpu1 - cpu0, 3 * n, "echo",
-                   {"devices": n, "live_reported_up": len(alive & set(live)), "live": len(live)})  # fmt: skip
+        return Row(
+            "icmp",
+            "blackbox_exporter",
+            t1 - t0,
+            cpu1 - cpu0,
+            3 * n,
+            "echo",
+            {"devices": n, "live_reported_up": len(alive & set(live)), "live": len(live)},
+        )
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -333,18 +415,33 @@ def exposition(n: int) -> list[Row]:
         Place,
         Site,
         StateSettings,
-    )  # fmt: skip
+    )
     from exporter.pollers.results import PingResult  # noqa: PLC0415
     from exporter.state.stats import RuntimeStats  # noqa: PLC0415
     from exporter.state.store import Store  # noqa: PLC0415
 
-    place = Place(Area("21", "Kepulauan Riau"), Area("21.71", "Kota Batam"),
-                  Area("21.71.01", "Batam Kota"), Area("21.71.01.1001", "Belian"))  # fmt: skip
-    devices = {f"d{i}": Device(f"d{i}", DeviceKind.ROUTER, "Telkomsel", f"127.1.{i // 250 % 250}.{i % 250 + 1}",
-                               frozenset({Check.ICMP}), IcmpSettings(), StateSettings())
-               for i in range(n)}  # fmt: skip
-    sites = {f"s{i}": Site(f"s{i}", f"TPS {i}", place, "Asia/Jakarta", (f"d{i}",), 1.1, 104.0)
-             for i in range(n)}  # fmt: skip
+    place = Place(
+        Area("21", "Kepulauan Riau"),
+        Area("21.71", "Kota Batam"),
+        Area("21.71.01", "Batam Kota"),
+        Area("21.71.01.1001", "Belian"),
+    )
+    devices = {
+        f"d{i}": Device(
+            f"d{i}",
+            DeviceKind.ROUTER,
+            "Telkomsel",
+            f"127.1.{i // 250 % 250}.{i % 250 + 1}",
+            frozenset({Check.ICMP}),
+            IcmpSettings(),
+            StateSettings(),
+        )
+        for i in range(n)
+    }
+    sites = {
+        f"s{i}": Site(f"s{i}", f"TPS {i}", place, "Asia/Jakarta", (f"d{i}",), 1.1, 104.0)
+        for i in range(n)
+    }
     store = Store(Inventory(devices, sites))
     for i in range(n):
         store.record_ping(f"d{i}", PingResult(3, (0.001, 0.002, 0.0015), address="127.0.0.1"))
@@ -359,9 +456,10 @@ def exposition(n: int) -> list[Row]:
     compressed = gzip.compress(body, compresslevel=1)
     gzip_s = time.process_time() - started
     samples = body.count(b"\n") - 2 * body.count(b"# TYPE")
-    parsed = [(f.name, f.type, f.documentation,
-               [(s.name, s.labels, s.value) for s in f.samples])
-              for f in text_string_to_metric_families(body.decode())]  # fmt: skip
+    parsed = [
+        (f.name, f.type, f.documentation, [(s.name, s.labels, s.value) for s in f.samples])
+        for f in text_string_to_metric_families(body.decode())
+    ]
 
     class Collector:
         """What an exporter built on prometheus_client does on every scrape."""
@@ -379,28 +477,54 @@ def exposition(n: int) -> list[Row]:
     theirs_body = generate_latest(registry)
     theirs = time.process_time() - started
     return [
-        Row("exposition", "tps-exporter", ours, ours, samples, "sample",
-            {"sites": n, "bytes": len(body), "gzip_bytes": len(compressed), "gzip_s": round(gzip_s, 3)}),
-        Row("exposition", "prometheus_client", theirs, theirs, samples, "sample",
-            {"sites": n, "bytes": len(theirs_body)}),
-    ]  # fmt: skip
+        Row(
+            "exposition",
+            "tps-exporter",
+            ours,
+            ours,
+            samples,
+            "sample",
+            {
+                "sites": n,
+                "bytes": len(body),
+                "gzip_bytes": len(compressed),
+                "gzip_s": round(gzip_s, 3),
+            },
+        ),
+        Row(
+            "exposition",
+            "prometheus_client",
+            theirs,
+            theirs,
+            samples,
+            "sample",
+            {"sites": n, "bytes": len(theirs_body)},
+        ),
+    ]
 
 
 # ---------------------------------------------------------------- report
 
 
 def table(rows: list[Row]) -> str:
-    ours = {(r.workload, r.extra.get("devices") or r.extra.get("sites")): r
-            for r in rows if r.tool == "tps-exporter"}  # fmt: skip
-    lines = [f"{'workload':<11} {'size':>7} {'tool':<18} {'wall s':>8} {'CPU s':>8} "
-             f"{'CPU/unit':>11} {'vs ours':>8}  notes"]  # fmt: skip
+    ours = {
+        (r.workload, r.extra.get("devices") or r.extra.get("sites")): r
+        for r in rows
+        if r.tool == "tps-exporter"
+    }
+    lines = [
+        f"{'workload':<11} {'size':>7} {'tool':<18} {'wall s':>8} {'CPU s':>8} "
+        f"{'CPU/unit':>11} {'vs ours':>8}  notes"
+    ]
     for r in rows:
         size = r.extra.get("devices") or r.extra.get("sites")
         base = ours.get((r.workload, size))
         ratio = r.cpu_per_unit_us / base.cpu_per_unit_us if base else float("nan")
         notes = ", ".join(f"{k}={v}" for k, v in r.extra.items() if k not in ("devices", "sites"))
-        lines.append(f"{r.workload:<11} {size!s:>7} {r.tool:<18} {r.wall_s:>8.2f} {r.cpu_s:>8.2f} "
-                     f"{r.cpu_per_unit_us:>7.2f} us/{r.unit:<6} {ratio:>6.1f}x  {notes}")  # fmt: skip
+        lines.append(
+            f"{r.workload:<11} {size!s:>7} {r.tool:<18} {r.wall_s:>8.2f} {r.cpu_s:>8.2f} "
+            f"{r.cpu_per_unit_us:>7.2f} us/{r.unit:<6} {ratio:>6.1f}x  {notes}"
+        )
     return "\n".join(lines)
 
 
@@ -430,8 +554,11 @@ def main() -> int:
     print(table(rows))
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    payload = {"when": stamp, "machine": {"cpus": os.cpu_count()},
-               "rows": [dict(asdict(r), cpu_per_unit_us=r.cpu_per_unit_us) for r in rows]}  # fmt: skip
+    payload = {
+        "when": stamp,
+        "machine": {"cpus": os.cpu_count()},
+        "rows": [dict(asdict(r), cpu_per_unit_us=r.cpu_per_unit_us) for r in rows],
+    }
     for name in (f"{stamp}.json", "latest.json"):
         (RESULTS / name).write_text(json.dumps(payload, indent=2))
     return 0

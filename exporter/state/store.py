@@ -37,13 +37,10 @@ REACHABLE = frozenset({DeviceStatus.UP, DeviceStatus.DEGRADED})
 _FAILED = frozenset({DeviceStatus.DOWN, DeviceStatus.UNREACHABLE})
 
 
-@dataclass(slots=True)
-class Cycle:
-    """One reachable poll kept in the adequacy window."""
-
-    sent: int
-    received: int
-    rtt_sum: float
+# One reachable poll in the adequacy window: (echoes sent, echoes received, sum of RTTs).
+# A plain tuple of numbers, which the garbage collector stops tracking: at 100,000 devices the
+# window holds a million of them, and tracked objects would make every full collection slow.
+Cycle = tuple[int, int, float]
 
 
 @dataclass(slots=True)
@@ -107,14 +104,15 @@ class DeviceState:
     def add_to_window(self, cycle: Cycle) -> None:
         """Add a reachable poll to the adequacy window, dropping the oldest beyond its size."""
         self.window.append(cycle)
-        self.window_sent += cycle.sent
-        self.window_received += cycle.received
-        self.window_rtt_sum += cycle.rtt_sum
+        sent, received, rtt_sum = cycle
+        self.window_sent += sent
+        self.window_received += received
+        self.window_rtt_sum += rtt_sum
         while len(self.window) > self.device.state.window:
-            old = self.window.popleft()
-            self.window_sent -= old.sent
-            self.window_received -= old.received
-            self.window_rtt_sum -= old.rtt_sum
+            sent, received, rtt_sum = self.window.popleft()
+            self.window_sent -= sent
+            self.window_received -= received
+            self.window_rtt_sum -= rtt_sum
 
 
 @dataclass(slots=True)
@@ -159,7 +157,7 @@ class Store:
             state.consecutive_failures = 0
             state.failing_since = None
             state.last_success = now
-            state.add_to_window(Cycle(result.sent, result.received, sum(result.rtts)))
+            state.add_to_window((result.sent, len(result.rtts), sum(result.rtts)))
         else:
             self.polls["icmp", "failure"] += 1
             failure = result.failure or Failure.TIMEOUT
