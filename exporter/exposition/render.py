@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import functools
 import gc
+import itertools
 import math
 import os
 import platform
@@ -25,6 +26,8 @@ from exporter.state.stats import Histogram, RuntimeStats
 from exporter.state.store import REACHABLE, DeviceStatus, SiteStatus, Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Rows per step of a scrape: a few milliseconds of work between turns of the event loop.
+_STEP = 5000
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -50,11 +53,12 @@ def _header(out: list[str], metric: c.Metric) -> None:
 class _Static:
     """Text that only changes with the inventory: info families and each id's label text."""
 
-    site_info: str
-    site_devices: str
-    site_power: str
-    device_info: str
-    dependent_sites: str
+    # Text in chunks of _STEP rows, written one chunk per step of a scrape.
+    site_info: tuple[str, ...]
+    site_devices: tuple[str, ...]
+    site_power: tuple[str, ...]
+    device_info: tuple[str, ...]
+    dependent_sites: tuple[str, ...]
     zones: tuple[str, ...]
     site_keys: dict[str, str]
     device_keys: dict[str, str]
@@ -99,21 +103,33 @@ def _static(inventory: Inventory) -> _Static:
             ("province", place[0]), ("regency", place[1]), ("timezone", place[2]),
         ))  # fmt: skip
         device_info.append(f"tps_device_info{{{labels}}} 1\n")
-    dependents = "".join(
+    dependents = [
         f"tps_device_dependent_sites{{{device_keys[d]}}} {len(behind.get(d, ()))}\n"
         for d in inventory.devices
-    )
+    ]
     zones = {site.timezone for site in inventory.sites.values()} | set(INDONESIAN_ZONES)
     return _Static(
-        site_info="".join(site_info),
-        site_devices="".join(site_devices),
-        site_power="".join(site_power),
-        device_info="".join(device_info),
-        dependent_sites=dependents,
+        site_info=_chunks(site_info),
+        site_devices=_chunks(site_devices),
+        site_power=_chunks(site_power),
+        device_info=_chunks(device_info),
+        dependent_sites=_chunks(dependents),
         zones=tuple(sorted(zones)),
         site_keys=site_keys,
         device_keys=device_keys,
     )
+
+
+def _chunks(lines: list[str]) -> tuple[str, ...]:
+    return tuple("".join(lines[i : i + _STEP]) for i in range(0, len(lines), _STEP))
+
+
+def _static_family(out: list[str], metric: c.Metric, chunks: tuple[str, ...]) -> Iterator[None]:
+    """Write a family whose text only changes with the inventory, a chunk per step."""
+    _header(out, metric)
+    for chunk in chunks:
+        out.append(chunk)
+        yield
 
 
 def render(
@@ -187,74 +203,65 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _rows(out: list[str], metric: c.Metric, rows: Iterable[tuple[str, float | None]]) -> None:
-    """Write a family: its header, then one sample per (label text, value); None is skipped."""
+def _rows(
+    out: list[str], metric: c.Metric, rows: Iterable[tuple[str, float | None]]
+) -> Iterator[None]:
+    """Write a family: its header, then one sample per (label text, value); None is skipped.
+
+    Pauses (yields) every _STEP rows, so no step of a scrape holds the event loop for long.
+    """
     _header(out, metric)
     name = metric.name
-    # repr() is the text format's number form for ints and floats alike (NaN reads as nan).
-    out.extend(f"{name}{{{labels}}} {value!r}\n" for labels, value in rows if value is not None)
+    rows = iter(rows)
+    while chunk := list(itertools.islice(rows, _STEP)):
+        # repr() is the text format's number form for ints and floats alike (NaN reads as nan).
+        out.extend(
+            f"{name}{{{labels}}} {value!r}\n" for labels, value in chunk if value is not None
+        )
+        yield
 
 
 def _status_counts(
     out: list[str], metric: c.Metric, statuses: Iterable[str], every: Iterable[str]
-) -> None:
+) -> Iterator[None]:
     """Write how many sites or devices are in each status, zero included."""
     counts: dict[str, int] = dict.fromkeys(every, 0)
     for status in statuses:
         counts[status] += 1
-    _rows(out, metric, ((f'status="{k}"', v) for k, v in counts.items()))
+    yield from _rows(out, metric, ((f'status="{k}"', v) for k, v in counts.items()))
 
 
 def _sites(out: list[str], store: Store) -> Iterator[None]:
     static = _static(store.inventory)
     keys = static.site_keys
-    _header(out, c.SITE_INFO)
-    out.append(static.site_info)
-    yield
-    _header(out, c.SITE_DEVICE_INFO)
-    out.append(static.site_devices)
-    yield
-    _header(out, c.SITE_POWER_INFO)
-    out.append(static.site_power)
-    yield
+    yield from _static_family(out, c.SITE_INFO, static.site_info)
+    yield from _static_family(out, c.SITE_DEVICE_INFO, static.site_devices)
+    yield from _static_family(out, c.SITE_POWER_INFO, static.site_power)
     states = [(keys[s.site.id], s) for s in store.sites.values()]
     reachable = (SiteStatus.UP, SiteStatus.DEGRADED)
-    _rows(out, c.SITE_UP, ((k, int(s.status in reachable)) for k, s in states))
-    yield
-    _rows(out, c.SITE_STATUS, (
+    yield from _rows(out, c.SITE_UP, ((k, int(s.status in reachable)) for k, s in states))
+    yield from _rows(out, c.SITE_STATUS, (
         (f'{k},status="{s.status}",reason="{s.reason}",device="{escape(s.device)}"', 1)
         for k, s in states
     ))  # fmt: skip
-    yield
-    _rows(out, c.SITE_STATUS_SINCE, ((k, s.since) for k, s in states))
-    yield
-    _status_counts(out, c.SITES, (s.status for _, s in states), SiteStatus)
+    yield from _rows(out, c.SITE_STATUS_SINCE, ((k, s.since) for k, s in states))
+    yield from _status_counts(out, c.SITES, (s.status for _, s in states), SiteStatus)
 
 
 def _devices(out: list[str], store: Store) -> Iterator[None]:
     static = _static(store.inventory)
     keys = static.device_keys
-    _header(out, c.DEVICE_INFO)
-    out.append(static.device_info)
-    yield
+    yield from _static_family(out, c.DEVICE_INFO, static.device_info)
     states = [(keys[d.device.id], d) for d in store.devices.values()]
-    _rows(out, c.DEVICE_UP, ((k, int(d.status in REACHABLE)) for k, d in states))
-    yield
-    _rows(out, c.DEVICE_STATUS,
+    yield from _rows(out, c.DEVICE_UP, ((k, int(d.status in REACHABLE)) for k, d in states))
+    yield from _rows(out, c.DEVICE_STATUS,
           ((f'{k},status="{d.status}",reason="{d.reason}"', 1) for k, d in states))  # fmt: skip
-    yield
-    _rows(out, c.DEVICE_STATUS_SINCE, ((k, d.since) for k, d in states))
-    yield
-    _rows(out, c.DEVICE_FAILURES, ((k, d.consecutive_failures) for k, d in states))
-    yield
-    _rows(out, c.DEVICE_LAST_SUCCESS, ((k, d.last_success) for k, d in states))
-    yield
-    _rows(out, c.DEVICE_LAST_POLL, ((k, d.last_poll) for k, d in states))
-    yield
-    _header(out, c.DEVICE_DEPENDENT_SITES)
-    out.append(static.dependent_sites)
-    yield
-    _status_counts(out, c.DEVICES, (d.status for _, d in states), DeviceStatus)
+    yield from _rows(out, c.DEVICE_STATUS_SINCE, ((k, d.since) for k, d in states))
+    yield from _rows(out, c.DEVICE_FAILURES, ((k, d.consecutive_failures) for k, d in states))
+    yield from _rows(out, c.DEVICE_LAST_SUCCESS, ((k, d.last_success) for k, d in states))
+    yield from _rows(out, c.DEVICE_LAST_POLL, ((k, d.last_poll) for k, d in states))
+    yield from _static_family(out, c.DEVICE_DEPENDENT_SITES, static.dependent_sites)
+    yield from _status_counts(out, c.DEVICES, (d.status for _, d in states), DeviceStatus)
 
 
 def _election(
@@ -269,8 +276,7 @@ def _election(
             f'election="{escape(p.election)}",rehearsal="{str(p.rehearsal).lower()}"'
         )
         rows.append((labels, 1))
-    _rows(out, c.ELECTION_PHASE, rows)
-    yield
+    yield from _rows(out, c.ELECTION_PHASE, rows)
 
 
 def _usual_place(inventory: Inventory, sites: Iterable[str]) -> tuple[str, str, str]:
@@ -285,40 +291,31 @@ def _usual_place(inventory: Inventory, sites: Iterable[str]) -> tuple[str, str, 
 def _icmp(out: list[str], store: Store) -> Iterator[None]:
     keys = _static(store.inventory).device_keys
     polled = [(keys[d.device.id], d, d.last) for d in store.devices.values() if d.last is not None]
-    _rows(out, c.ICMP_RTT, (
+    yield from _rows(out, c.ICMP_RTT, (
         (f'{k},stat="{stat}"', value)
         for k, _, last in polled
         for stat, value in (("min", last.rtt_min), ("avg", last.rtt_avg), ("max", last.rtt_max))
     ))  # fmt: skip
-    yield
-    _rows(out, c.ICMP_LOSS, ((k, last.loss_ratio) for k, _, last in polled if last.sent))
-    yield
-    _rows(out, c.ICMP_JITTER, ((k, last.jitter) for k, _, last in polled))
-    yield
-    _rows(out, c.ICMP_REQUESTS, ((k, d.echo_requests) for k, d, _ in polled))
-    yield
-    _rows(out, c.ICMP_REPLIES, ((k, d.echo_replies) for k, d, _ in polled))
-    yield
+    yield from _rows(out, c.ICMP_LOSS, ((k, last.loss_ratio) for k, _, last in polled if last.sent))
+    yield from _rows(out, c.ICMP_JITTER, ((k, last.jitter) for k, _, last in polled))
+    yield from _rows(out, c.ICMP_REQUESTS, ((k, d.echo_requests) for k, d, _ in polled))
+    yield from _rows(out, c.ICMP_REPLIES, ((k, d.echo_replies) for k, d, _ in polled))
 
 
 def _snmp(out: list[str], store: Store, extra: Sequence[c.Metric]) -> Iterator[None]:
     keys = _static(store.inventory).device_keys
     polled = [(keys[d.device.id], d, d.snmp) for d in store.devices.values() if d.snmp is not None]
-    _rows(out, c.SNMP_UP, ((k, int(result.answered)) for k, _, result in polled))
-    yield
-    _rows(out, c.SNMP_DURATION, ((k, result.duration) for k, _, result in polled))
-    yield
+    yield from _rows(out, c.SNMP_UP, ((k, int(result.answered)) for k, _, result in polled))
+    yield from _rows(out, c.SNMP_DURATION, ((k, result.duration) for k, _, result in polled))
     errors = ((k, sorted(d.snmp_errors.items())) for k, d, _ in polled)
-    _rows(out, c.SNMP_ERRORS, ((f'{k},reason="{r}"', n) for k, pairs in errors for r, n in pairs))
-    yield
-    _rows(out, c.SNMP_LAST_SUCCESS, ((k, d.snmp_last_success) for k, d, _ in polled))
-    yield
-    _rows(out, c.DEVICE_REBOOTS, ((k, d.reboots) for k, d, _ in polled))
-    yield
-    _rows(out, c.DEVICE_WAN_UP, (
+    yield from _rows(
+        out, c.SNMP_ERRORS, ((f'{k},reason="{r}"', n) for k, pairs in errors for r, n in pairs)
+    )
+    yield from _rows(out, c.SNMP_LAST_SUCCESS, ((k, d.snmp_last_success) for k, d, _ in polled))
+    yield from _rows(out, c.DEVICE_REBOOTS, ((k, d.reboots) for k, d, _ in polled))
+    yield from _rows(out, c.DEVICE_WAN_UP, (
         (k, None if result.wan_up is None else int(result.wan_up)) for k, _, result in polled
     ))  # fmt: skip
-    yield
     # Profile values: one pass over the devices, then each family written whole.
     lines: dict[str, list[str]] = {}
     for k, _, result in polled:

@@ -205,3 +205,17 @@ def test_devices_carry_the_place_of_the_sites_behind_them(store: Store) -> None:
     info = {dict(k)["device"]: dict(k) for k in samples(store, "tps_device_info")}
     assert (info["bts-1"]["province"], info["bts-1"]["regency"]) == ("Kepulauan Riau", "Kota Batam")
     assert info["bts-1"]["timezone"] == "Asia/Jakarta"
+
+
+def test_a_family_is_complete_past_a_step_of_absent_values(tmp_path: Path) -> None:
+    # 12,000 devices; only the last 10 polled: the first steps of last_poll have no rows.
+    from exporter.exposition import render as render_module  # noqa: PLC0415
+
+    devices = "".join(f"  - {{id: d{i}, kind: router, address: 127.0.0.1}}\n" for i in range(12000))
+    (tmp_path / "i.yaml").write_text("devices:\n" + devices)
+    store = Store(load(None, [tmp_path])[1])
+    for i in range(11990, 12000):
+        store.record_ping(f"d{i}", ok())
+    assert render_module._STEP < 12000
+    polled = samples(store, "tps_device_last_poll_timestamp_seconds")
+    assert {dict(k)["device"] for k in polled} == {f"d{i}" for i in range(11990, 12000)}
