@@ -291,13 +291,14 @@ def _usual_place(inventory: Inventory, sites: Iterable[str]) -> tuple[str, str, 
 def _icmp(out: list[str], store: Store) -> Iterator[None]:
     keys = _static(store.inventory).device_keys
     polled = [(keys[d.device.id], d, d.last) for d in store.devices.values() if d.last is not None]
+    # last: (sent, rtt min, avg, max, jitter, loss ratio)
     yield from _rows(out, c.ICMP_RTT, (
-        (f'{k},stat="{stat}"', value)
+        (f'{k},stat="{stat}"', last[i])
         for k, _, last in polled
-        for stat, value in (("min", last.rtt_min), ("avg", last.rtt_avg), ("max", last.rtt_max))
+        for stat, i in (("min", 1), ("avg", 2), ("max", 3))
     ))  # fmt: skip
-    yield from _rows(out, c.ICMP_LOSS, ((k, last.loss_ratio) for k, _, last in polled if last.sent))
-    yield from _rows(out, c.ICMP_JITTER, ((k, last.jitter) for k, _, last in polled))
+    yield from _rows(out, c.ICMP_LOSS, ((k, last[5]) for k, _, last in polled if last[0]))
+    yield from _rows(out, c.ICMP_JITTER, ((k, last[4]) for k, _, last in polled))
     yield from _rows(out, c.ICMP_REQUESTS, ((k, d.echo_requests) for k, d, _ in polled))
     yield from _rows(out, c.ICMP_REPLIES, ((k, d.echo_replies) for k, d, _ in polled))
 

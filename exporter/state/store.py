@@ -41,6 +41,7 @@ _FAILED = frozenset({DeviceStatus.DOWN, DeviceStatus.UNREACHABLE})
 # A plain tuple of numbers, which the garbage collector stops tracking: at 100,000 devices the
 # window holds a million of them, and tracked objects would make every full collection slow.
 Cycle = tuple[int, int, float]
+Echoes = tuple[int, float | None, float | None, float | None, float | None, float]
 
 
 @dataclass(slots=True)
@@ -56,7 +57,10 @@ class DeviceState:
     last_failure: Failure | None = None
     last_success: float | None = None
     last_poll: float | None = None
-    last: PingResult | None = None
+    # The last ICMP poll as plain numbers: (sent, rtt min, avg, max, jitter, loss ratio). A
+    # tuple of numbers is not tracked by the garbage collector; an object per device would be,
+    # and full collections walking 100,000 of them stalled the event loop for a quarter second.
+    last: Echoes | None = None
     echo_requests: int = 0
     echo_replies: int = 0
     window: deque[Cycle] = field(default_factory=deque)
@@ -149,7 +153,8 @@ class Store:
             return
         now = self.clock()
         state.last_poll = now
-        state.last = result
+        state.last = (result.sent, result.rtt_min, result.rtt_avg, result.rtt_max,
+                      result.jitter, result.loss_ratio)  # fmt: skip
         state.echo_requests += result.sent
         state.echo_replies += result.received
         if result.ok:
