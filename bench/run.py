@@ -142,20 +142,21 @@ def free_port() -> int:
 
 
 def inventory_yaml(live: list[str], dead: list[str]) -> str:
-    """One TPS per device, in Kepulauan Riau, as flow mappings (fast to load)."""
+    """One TPS per device, eight TPS per village as in Kepulauan Riau, in flow mappings."""
     lines = ["devices:"]
     all_devices = [*live, *dead]
     lines += [f"  - {{id: d{i}, kind: router, address: {a}}}" for i, a in enumerate(all_devices)]
     lines.append("sites:")
-    place = (
-        'province: {code: "21", name: Kepulauan Riau}, regency: {code: "21.71", name: '
-        'Kota Batam}, district: {code: "21.71.01", name: Batam Kota}, village: {code: '
-        '"21.71.01.1001", name: Belian}'
-    )
-    lines += [
-        f"  - {{id: s{i}, name: TPS {i}, {place}, devices: [d{i}]}}"
-        for i in range(len(all_devices))
-    ]
+    for i in range(len(all_devices)):
+        village = i // 8  # 12,500 villages for 100,000 TPS, in up to 99 districts
+        district, number = village // 200 + 1, village % 200 + 2001
+        place = (
+            'province: {code: "21", name: Kepulauan Riau}, '
+            'regency: {code: "21.71", name: Kota Batam}, '
+            f'district: {{code: "21.71.{district:02d}", name: Kecamatan {district}}}, '
+            f'village: {{code: "21.71.{district:02d}.{number}", name: Desa {village}}}'
+        )
+        lines.append(f"  - {{id: s{i}, name: TPS {i % 8 + 1:03d}, {place}, devices: [d{i}]}}")
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,24 @@ class _Merge:
     declared: set[str] = field(default_factory=set)
     # Where each device's `parent:` is written, to point a cycle at the key to change.
     parent_keys: dict[str, ConfigError] = field(default_factory=dict)
+    # One object per area and per village: the TPS of a village share them (at 100,000 TPS,
+    # a copy each was most of the inventory's memory).
+    areas: dict[tuple[str, str], Area] = field(default_factory=dict)
+    places: dict[tuple[Area, ...], Place] = field(default_factory=dict)
+
+    def area(self, code: str, name: str) -> Area:
+        """Return the one Area object for this code and name."""
+        key = (code, name)
+        if key not in self.areas:
+            self.areas[key] = Area(sys.intern(code), sys.intern(name))
+        return self.areas[key]
+
+    def place(self, found: dict[str, Area]) -> Place:
+        """Return the one Place object for this province > regency > district > village."""
+        key = tuple(found[level] for level in areas.LEVELS)
+        if key not in self.places:
+            self.places[key] = Place(*key)
+        return self.places[key]
 
     def refer(self, r: Reader, node: Node, path: str, target: str) -> None:
         """Remember that `target` must be a device id, and where it was named."""
@@ -307,7 +326,7 @@ def _device(r: Reader, node: Node, path: str, merge: _Merge) -> Device | None:
         id=device_id,
         name=_optional_string(r, m, "name", path) or "",
         kind=kind,
-        operator=_optional_string(r, m, "operator", path) or "",
+        operator=sys.intern(_optional_string(r, m, "operator", path) or ""),
         address=address,
         family=family,
         parent=parent,
@@ -364,7 +383,7 @@ def _site(r: Reader, node: Node, path: str, merge: _Merge) -> Site | None:
     ok = len(r.errors)
     site_id = r.string(m["id"], join(path, "id"), ID_PATTERN) if "id" in m else None
     name = r.string(m["name"], join(path, "name")) if "name" in m else None
-    place = _place(r, m, path)
+    place = _place(r, m, path, merge)
     timezone = _timezone(r, m, path, place)
     latitude, longitude = _coordinates(r, m, node, path)
     devices = _device_list(r, m, "devices", path, merge)
@@ -373,9 +392,9 @@ def _site(r: Reader, node: Node, path: str, merge: _Merge) -> Site | None:
         return None
     return Site(
         id=site_id,
-        name=name,
+        name=sys.intern(name),  # "TPS 001" recurs in every village
         place=place,
-        timezone=timezone,
+        timezone=sys.intern(timezone),
         devices=tuple(devices),
         latitude=latitude,
         longitude=longitude,
@@ -400,13 +419,13 @@ def _device_list(r: Reader, m: dict[str, Node], key: str, path: str, merge: _Mer
     return out
 
 
-def _place(r: Reader, m: dict[str, Node], path: str) -> Place | None:
+def _place(r: Reader, m: dict[str, Node], path: str, merge: _Merge) -> Place | None:
     found: dict[str, Area] = {}
     parent_code = ""
     for level in areas.LEVELS:
         if level not in m:
             return None
-        area = _area(r, m[level], join(path, level), level)
+        area = _area(r, m[level], join(path, level), level, merge)
         if area is None:
             return None
         if parent_code and not area.code.startswith(parent_code + "."):
@@ -418,16 +437,16 @@ def _place(r: Reader, m: dict[str, Node], path: str) -> Place | None:
             return None
         found[level] = area
         parent_code = area.code
-    return Place(**found)
+    return merge.place(found)
 
 
-def _area(r: Reader, node: Node, path: str, level: str) -> Area | None:
+def _area(r: Reader, node: Node, path: str, level: str, merge: _Merge) -> Area | None:
     m = r.mapping(node, path, ("code", "name"), required=("code", "name"))
     if m is None or "code" not in m or "name" not in m:
         return None
     code = r.string(m["code"], join(path, "code"), areas.CODE_PATTERNS[level])
     name = r.string(m["name"], join(path, "name"))
-    return Area(code, name) if code and name else None
+    return merge.area(code, name) if code and name else None
 
 
 def _timezone(r: Reader, m: dict[str, Node], path: str, place: Place | None) -> str | None:

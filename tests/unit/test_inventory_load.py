@@ -30,9 +30,12 @@ def test_files_in_a_directory_merge_into_one_inventory(write_inventory) -> None:
     targets = write_inventory(device_yaml("bts-1", "127.0.0.1", kind="bts"), "")
     (targets / "regency").mkdir()
     (targets / "regency" / "sites.yml").write_text(
-        "devices:\n" + device_yaml("rtr-1", "127.0.0.2", "parent: bts-1")
-        + "sites:\n" + site_yaml("tps-1", ["rtr-1"]) + site_yaml("tps-2", [])
-    )  # fmt: skip
+        "devices:\n"
+        + device_yaml("rtr-1", "127.0.0.2", "parent: bts-1")
+        + "sites:\n"
+        + site_yaml("tps-1", ["rtr-1"])
+        + site_yaml("tps-2", [])
+    )
     (targets / ".hidden.yaml").write_text("not: [valid")  # editors' files are ignored
     _config, inventory = load(None, [targets])
     assert set(inventory.devices) == {"bts-1", "rtr-1"}
@@ -74,7 +77,7 @@ def test_timezone_alias_and_explicit_zone(tmp_path: Path) -> None:
         "sites:\n"
         + site_yaml("tps-1", [], "timezone: WITA\n")
         + site_yaml("tps-2", [], "timezone: Asia/Kuala_Lumpur\nlatitude: 3.1\nlongitude: 101.7\n")
-    )  # fmt: skip
+    )
     _config, inventory = load(None, [tmp_path])
     assert inventory.sites["tps-1"].timezone == "Asia/Makassar"
     assert inventory.sites["tps-2"].timezone == "Asia/Kuala_Lumpur"
@@ -110,10 +113,14 @@ def test_device_overrides_and_defaults(tmp_path: Path) -> None:
     (tmp_path / "inv").mkdir()
     (tmp_path / "inv" / "d.yaml").write_text(
         "devices:\n"
-        + device_yaml("vsat-1", "VSAT-1.Example.", "icmp: {timeout: 3s}\ndown_after: 5\n"
-                      "family: ipv6\noperator: BAKTI\n", kind="vsat")
+        + device_yaml(
+            "vsat-1",
+            "VSAT-1.Example.",
+            "icmp: {timeout: 3s}\ndown_after: 5\nfamily: ipv6\noperator: BAKTI\n",
+            kind="vsat",
+        )
         + device_yaml("rtr-1", "::1")
-    )  # fmt: skip
+    )
     config, inventory = load(tmp_path / "tps-exporter.yml")
     assert config.targets == (tmp_path / "inv",)  # relative to the config file
     vsat = inventory.devices["vsat-1"]
@@ -164,9 +171,21 @@ def test_missing_targets_directory_is_an_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("1m30s", 90), ("500ms", 0.5), ("2", 2), ("0.25", 0.25), ("1h", 3600),
-     ("1d", 86400), ("1.5s", 1.5), ("", None), ("30 sec", None), ("-1", None), ("1ms1s", None)],
-)  # fmt: skip
+    [
+        ("30s", 30),
+        ("1m30s", 90),
+        ("500ms", 0.5),
+        ("2", 2),
+        ("0.25", 0.25),
+        ("1h", 3600),
+        ("1d", 86400),
+        ("1.5s", 1.5),
+        ("", None),
+        ("30 sec", None),
+        ("-1", None),
+        ("1ms1s", None),
+    ],
+)
 def test_parse_duration(text: str, seconds: float | None) -> None:
     assert parse_duration(text) == seconds
 
@@ -196,8 +215,23 @@ def test_example_inventory_is_reproducible_from_the_area_data(tmp_path: Path) ->
     sys.modules["make_example"] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     files = module.build(areas_dir)
-    committed = sorted(p.relative_to(REPO / "targets").as_posix()
-                       for p in (REPO / "targets").rglob("*.yaml"))  # fmt: skip
+    committed = sorted(
+        p.relative_to(REPO / "targets").as_posix() for p in (REPO / "targets").rglob("*.yaml")
+    )
     assert sorted(files) == committed
     for path, text in files.items():
         assert (REPO / "targets" / path).read_text(encoding="utf-8") == text, path
+
+
+def test_sites_of_a_village_share_one_place(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(
+        "sites:\n"
+        + site_yaml("tps-1", [])
+        + site_yaml("tps-2", [])
+        + "  - id: tps-3\n    name: TPS 3\n"
+        + _place("63", "Kalimantan Selatan")
+    )
+    _config, inventory = load(None, [tmp_path])
+    one, two, three = (inventory.sites[i].place for i in ("tps-1", "tps-2", "tps-3"))
+    assert one is two and one == two
+    assert three is not one and three.province.name == "Kalimantan Selatan"
