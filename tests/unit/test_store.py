@@ -229,3 +229,19 @@ def test_sites_behind_a_device_count_those_behind_its_children(chain: Inventory)
     behind = chain.sites_behind()
     assert behind["vsat-1"] == behind["bts-1"] == behind["rtr-1"] == ("tps-1", "tps-2", "tps-3")
     assert behind["sat-1"] == ("tps-3",)
+
+
+def test_the_adequacy_window_holds_exactly_the_last_polls(chain: Inventory) -> None:
+    store = Store(chain, Clock())
+    state = store.devices["sat-1"]
+    polls = [(3, 3, 0.3), (3, 1, 0.1), (3, 2, 0.4), (3, 0, 0.0), (3, 3, 0.6)]
+    for sent, received, rtt_sum in polls:
+        state.add_to_window((sent, received, rtt_sum))
+    last = polls[-state.device.state.window :]  # the default window (10) holds all five
+    assert (state.window_sent, state.window_received) == (15, 9)
+    assert state.window_rtt_sum == pytest.approx(sum(p[2] for p in last))
+    for _ in range(20):  # wrap the ring twice: only the last 10 remain
+        state.add_to_window((2, 1, 0.5))
+    assert (state.window_sent, state.window_received) == (20, 10)
+    assert state.window_rtt_sum == pytest.approx(5.0)
+    assert state.window_loss() == pytest.approx(0.5) and state.window_rtt() == pytest.approx(0.5)
