@@ -2,21 +2,92 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
+import os
+import signal
+import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import yaml
 
 from tests.conftest import REPO, require_binary
-from tests.integration.test_process import free_port, get, wait_for
 
 ALERTS = REPO / "alerts"
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str, data: bytes | None = None) -> tuple[int, str]:
+    """Return (status, body) of a GET, or of a POST when `data` is given."""
+    request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def wait_for(url: str, seconds: float = 20) -> None:
+    """Block until a URL answers 200, or raise after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if get(url)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+@contextlib.contextmanager
+def exporter_process(
+    source: Path,
+    port: int,
+    log: Path,
+    env: dict[str, str] | None = None,
+    flags: Sequence[str] = (),
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `tps-exporter` on a targets directory or a config file until the block ends."""
+    option = "--config.file" if source.is_file() else "--targets"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                option,
+                str(source),
+                *flags,
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--icmp.socket=raw",
+            ],
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+        try:
+            wait_for(f"http://127.0.0.1:{port}/-/ready")
+            yield process
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=10)
 
 
 def _decode(body: bytes) -> object:
@@ -80,27 +151,40 @@ def alertmanager_config_for_tests(webhook: Webhook, group_wait: str, group_inter
     return yaml.safe_dump(config)
 
 
-class Alertmanager:
-    """A real Alertmanager on loopback, no clustering."""
+class _Server:
+    """A Prometheus-family server on loopback, started from a config, logging to a file."""
 
-    def __init__(self, config: str, workdir: Path) -> None:
-        binary = require_binary("prometheus-alertmanager")
-        (workdir / "am.yml").write_text(config)
+    def __init__(
+        self, binary: str, config: str, workdir: Path, name: str, flags: list[str]
+    ) -> None:
+        (workdir / f"{name}.yml").write_text(config)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = (workdir / "alertmanager.log").open("wb")
+        self.log = (workdir / f"{name}.log").open("wb")
         self.process = subprocess.Popen(
             [
-                binary,
-                f"--config.file={workdir / 'am.yml'}",
-                f"--storage.path={workdir / 'am'}",
+                require_binary(binary),
+                f"--config.file={workdir / f'{name}.yml'}",
+                *flags,
                 f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
         wait_for(f"{self.url}/-/ready", 30)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+class Alertmanager(_Server):
+    """A real Alertmanager on loopback, no clustering."""
+
+    def __init__(self, config: str, workdir: Path) -> None:
+        flags = [f"--storage.path={workdir / 'am'}", "--cluster.listen-address="]
+        super().__init__("prometheus-alertmanager", config, workdir, "am", flags)
 
     def post(self, alerts: list[dict[str, object]]) -> None:
         request = urllib.request.Request(
@@ -117,40 +201,18 @@ class Alertmanager:
         assert status == 200
         return list(json.loads(body))
 
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=20)
-        self.log.close()
 
-
-class Prometheus:
+class Prometheus(_Server):
     """A real Prometheus on loopback with the given configuration."""
 
     def __init__(self, config: str, workdir: Path) -> None:
-        binary = require_binary("prometheus")
-        (workdir / "prometheus.yml").write_text(config)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = (workdir / "prometheus.log").open("wb")
-        self.process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={workdir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={workdir / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for(f"{self.url}/-/ready", 30)
+        flags = [f"--storage.tsdb.path={workdir / 'tsdb'}"]
+        super().__init__("prometheus", config, workdir, "prometheus", flags)
 
     def query(self, promql: str) -> list[dict[str, object]]:
         """Return the result of an instant query."""
         status, body = get(f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
         assert status == 200, body
-        return list(json.loads(body)["data"]["result"])
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        self.log.close()
+        payload = json.loads(body)
+        assert payload["status"] == "success", payload
+        return list(payload["data"]["result"])

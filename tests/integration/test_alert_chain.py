@@ -17,9 +17,16 @@ import pytest
 import yaml
 
 from tests.conftest import require_binary, require_root
-from tests.integration.test_process import exporter_process, free_port
 from tests.netns import LabHost, lab_host
-from tests.stack import ALERTS, Alertmanager, Prometheus, Webhook, alertmanager_config_for_tests
+from tests.stack import (
+    ALERTS,
+    Alertmanager,
+    Prometheus,
+    Webhook,
+    alertmanager_config_for_tests,
+    exporter_process,
+    free_port,
+)
 
 FAST = "icmp: {interval: 1s, count: 2, spacing: 100ms, timeout: 300ms}\n    down_after: 2"
 SHORT_FOR = {"TPSSiteDown": "6s", "TPSDeviceDown": "6s", "TPSRegencyOutage": "2s"}

@@ -19,9 +19,8 @@ import pytest
 from tests import snmp_expectations as ex
 from tests.agents import snmpsim
 from tests.conftest import REPO, require, require_binary, require_root
-from tests.integration.test_process import exporter_process, free_port, get
 from tests.netns import lab_host
-from tests.stack import Prometheus
+from tests.stack import Prometheus, exporter_process, free_port, get
 
 DASHBOARDS = sorted((REPO / "grafana" / "dashboards").glob("*.json"))
 PLACE = """\

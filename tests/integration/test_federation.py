@@ -4,8 +4,6 @@ federating their regency counts must give the national readiness of one single e
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,38 +12,17 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, require_binary, require_root, samples_in
-from tests.integration.test_process import free_port, get, wait_for
-from tests.stack import Prometheus
+from tests.stack import Prometheus, exporter_process, free_port, get
 
 SHARDED = REPO / "deploy" / "sharded"
 
 
 @contextlib.contextmanager
 def exporter(config: Path, shard: str, log: Path) -> Iterator[int]:
+    """Run one exporter shard; yield its port."""
     port = free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "exporter",
-                "--config.file",
-                str(config),
-                "--shard",
-                shard,
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--icmp.socket=raw",
-            ],
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/-/ready")
+    with exporter_process(config, port, log, flags=["--shard", shard]):
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def shard_config(shard: int, exporter_port: int) -> str:

@@ -34,7 +34,7 @@ from exporter.pollers.snmp_pysnmp import RECEIVE_BUFFER_BYTES, PysnmpClient
 from tests import snmp_expectations as ex
 from tests.agents import SNMPD_COMMUNITY, SNMPD_USERS, Agent, snmpd, snmpsim
 from tests.conftest import require, require_binary
-from tests.integration.test_process import exporter_process, free_port, get
+from tests.stack import exporter_process, free_port, get
 
 PROFILES = load_profiles([], []).profiles
 
