@@ -139,9 +139,7 @@ class IcmpTransport:
         for family in (socket.AF_INET, socket.AF_INET6):
             try:
                 fs = _FamilySocket(family, self.mode, self._ident, self._cookie)
-            except IcmpPermissionError:
-                raise
-            except OSError as exc:
+            except OSError as exc:  # IcmpPermissionError is not one: it always propagates
                 if family == socket.AF_INET:
                     raise
                 self._unavailable[family] = str(exc)
