@@ -20,7 +20,7 @@ from exporter.pollers.icmp import IcmpPoller
 from exporter.pollers.icmp_socket import IcmpPermissionError, IcmpTransport, SocketMode
 from exporter.pollers.resolver import Resolver
 from exporter.pollers.snmp import SnmpPoller, SnmpResult
-from exporter.pollers.snmp_pysnmp import PysnmpClient
+from exporter.pollers.snmp_udp import EngineClient
 from exporter.runtime import Exporter, Source
 
 log = logging.getLogger("tps_exporter")
@@ -147,7 +147,7 @@ async def _probe(source: Source, device_id: str, mode: SocketMode) -> int:
     if transport is None:
         return EXIT_PERMISSION
     resolver = Resolver(config.resolver.refresh_interval, config.resolver.timeout)
-    client = PysnmpClient(config.snmp_max_concurrent)
+    client = EngineClient(config.snmp_max_concurrent)
     try:
         result = await IcmpPoller(transport, resolver).poll(device)
         snmp = None
@@ -226,7 +226,7 @@ async def _serve(source: Source, listen: str, mode: SocketMode) -> int:
     transport = _open_transport(mode)
     if transport is None:
         return EXIT_PERMISSION
-    snmp_client = PysnmpClient(loaded[0].snmp_max_concurrent)
+    snmp_client = EngineClient(loaded[0].snmp_max_concurrent)
     exporter = Exporter(source, *loaded, transport, snmp_client)
     exporter.stats.socket_kinds = transport.socket_kinds
     runner = web.AppRunner(make_app(exporter), access_log=None, handle_signals=False)

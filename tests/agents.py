@@ -17,7 +17,7 @@ from pathlib import Path
 
 from exporter.inventory.model import Secret, SnmpAuth, SnmpVersion
 from exporter.pollers.snmp_client import SnmpError, SnmpTarget
-from exporter.pollers.snmp_pysnmp import PysnmpClient
+from exporter.pollers.snmp_udp import EngineClient
 
 SNMPD_COMMUNITY = "tps-lab-community"
 SNMPD_USERS = {  # user: (auth protocol, auth password, priv protocol, priv password)
@@ -53,7 +53,7 @@ def wait_until_answering(port: int, community: str, seconds: float = 30) -> None
     )
 
     async def attempt() -> bool:
-        client = PysnmpClient()
+        client = EngineClient()
         try:
             await client.get(target, ["1.3.6.1.2.1.1.3.0"])
             return True

@@ -1,4 +1,4 @@
-"""Fakes for the network seams: an echo transport and a DNS lookup that tests script."""
+"""Fakes for the network seams: an echo transport, an SNMP client, and pysnmp-made replies."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ import asyncio
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from pyasn1.codec.ber import encoder as ber_encoder
+from pysnmp.proto import api, rfc1902, rfc1905
 
 from exporter.pollers.results import Failure, PingResult
 from exporter.pollers.snmp_client import (
@@ -129,3 +133,48 @@ class FakeSnmpClient:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+_PYSNMP_VALUES: dict[SnmpType, Any] = {
+    SnmpType.INTEGER: rfc1902.Integer32,
+    SnmpType.OCTETS: rfc1902.OctetString,
+    SnmpType.OID: rfc1902.ObjectName,
+    SnmpType.IP_ADDRESS: rfc1902.IpAddress,
+    SnmpType.COUNTER32: rfc1902.Counter32,
+    SnmpType.GAUGE32: rfc1902.Gauge32,
+    SnmpType.TIMETICKS: rfc1902.TimeTicks,
+    SnmpType.COUNTER64: rfc1902.Counter64,
+    SnmpType.OPAQUE: rfc1902.Opaque,
+}
+
+
+def pysnmp_response(
+    varbinds: list[VarBind],
+    request_id: int = 4242,
+    version: int = 1,
+    status: int = 0,
+    community: bytes = b"tps-lab",
+) -> bytes:
+    """Encode a Response-PDU with pysnmp, the reference this codec must agree with."""
+    module = api.v1 if version == 0 else api.v2c
+    pdu = module.GetResponsePDU()
+    module.apiPDU.set_defaults(pdu)
+    module.apiPDU.set_request_id(pdu, request_id)
+    module.apiPDU.set_error_status(pdu, status)
+    pairs = []
+    for vb in varbinds:
+        if vb.type is SnmpType.NO_SUCH_OBJECT:
+            value: Any = rfc1905.noSuchObject
+        elif vb.type is SnmpType.NO_SUCH_INSTANCE:
+            value = rfc1905.noSuchInstance
+        elif vb.type is SnmpType.END_OF_MIB_VIEW:
+            value = rfc1905.endOfMibView
+        else:
+            value = _PYSNMP_VALUES[vb.type](vb.value)
+        pairs.append((rfc1902.ObjectName(vb.oid), value))
+    module.apiPDU.set_varbinds(pdu, pairs)
+    message = module.Message()
+    module.apiMessage.set_defaults(message)
+    module.apiMessage.set_community(message, community)
+    module.apiMessage.set_pdu(message, pdu)
+    return bytes(ber_encoder.encode(message))

@@ -30,10 +30,14 @@ from exporter.inventory.model import (
 from exporter.inventory.profiles import load_profiles
 from exporter.pollers.resolver import Resolver
 from exporter.pollers.snmp import SnmpPoller, SnmpResult
-from exporter.pollers.snmp_pysnmp import RECEIVE_BUFFER_BYTES, PysnmpClient
+from exporter.pollers.snmp_ber import peek_request_id
+from exporter.pollers.snmp_client import MISSING, SnmpTarget, SnmpType, VarBind
+from exporter.pollers.snmp_pysnmp import PysnmpClient
+from exporter.pollers.snmp_udp import RECEIVE_BUFFER_BYTES, EngineClient
 from tests import snmp_expectations as ex
 from tests.agents import SNMPD_COMMUNITY, SNMPD_USERS, Agent, snmpd, snmpsim
 from tests.conftest import require, require_binary
+from tests.fakes import parse_snmprec, pysnmp_response
 from tests.stack import exporter_process, free_port, get
 
 PROFILES = load_profiles([], []).profiles
@@ -86,7 +90,7 @@ def v3(user: str, auth_password: str | None = None) -> SnmpAuth:
 
 def poll(auths: dict[str, SnmpAuth], *devices: Device) -> list[SnmpResult]:
     async def scenario() -> list[SnmpResult]:
-        client = PysnmpClient()
+        client = EngineClient()
         try:
             poller = SnmpPoller(client, Resolver(60, 1), auths, PROFILES)
             return list(await asyncio.gather(*(poller.poll(d) for d in devices)))
@@ -265,9 +269,10 @@ def test_snmpv1_walks_with_getnext(agent: Agent) -> None:
     assert any(k[0] == "tps_interface_received_bytes_total" for k in got)
 
 
-def test_the_snmp_socket_gets_a_large_receive_buffer(agent: Agent) -> None:
+@pytest.mark.parametrize("engine", [EngineClient, PysnmpClient])
+def test_the_snmp_socket_gets_a_large_receive_buffer(agent: Agent, engine: type) -> None:
     async def scenario() -> int | None:
-        client = PysnmpClient()
+        client = engine()
         try:
             auth = SnmpAuth("lab", SnmpVersion.V2C, community=Secret(SNMPD_COMMUNITY))
             poller = SnmpPoller(client, Resolver(60, 1), {"lab": auth}, PROFILES)
@@ -279,3 +284,138 @@ def test_the_snmp_socket_gets_a_large_receive_buffer(agent: Agent) -> None:
     size = asyncio.run(scenario())
     # Linux reports twice what was set; as root SO_RCVBUFFORCE passes the rmem_max cap.
     assert size is not None and size >= RECEIVE_BUFFER_BYTES
+
+
+def v2c_target(port: int, community: str, version: SnmpVersion = SnmpVersion.V2C) -> SnmpTarget:
+    auth = SnmpAuth(community, version, community=Secret(community))
+    return SnmpTarget("127.0.0.1", port, auth, timeout=2.0, retries=1, max_repetitions=25)
+
+
+def walk_both(target: SnmpTarget, oids: list[str]) -> tuple[list[VarBind], list[VarBind]]:
+    """Walk the same subtrees with the project's codec and with pysnmp, one after the other."""
+
+    async def scenario() -> tuple[list[VarBind], list[VarBind]]:
+        ours, theirs = EngineClient(), PysnmpClient()
+        try:
+            mine = [vb for oid in oids for vb in await ours.walk(target, oid)]
+            reference = [vb for oid in oids for vb in await theirs.walk(target, oid)]
+            return mine, reference
+        finally:
+            ours.close()
+            theirs.close()
+
+    return asyncio.run(scenario())
+
+
+def test_own_codec_walks_every_recording_exactly_as_recorded_and_as_pysnmp(sim: Agent) -> None:
+    for name in sorted(ex.PROFILES):
+        recording = parse_snmprec((ex.RECORDINGS / f"{name}.snmprec").read_text()).values()
+        recorded = [vb for vb in recording if vb.oid.startswith("1.3.6.")]
+        recorded.sort(key=lambda vb: tuple(int(p) for p in vb.oid.split(".")))
+        ours, theirs = walk_both(v2c_target(sim.port, name), ["1.3.6"])
+        assert ours == theirs, name
+        # snmpsim serves text values without the trailing blanks some recordings have.
+        assert [unpadded(vb) for vb in ours] == [unpadded(vb) for vb in recorded], name
+
+
+def unpadded(vb: VarBind) -> VarBind:
+    return VarBind(vb.oid, vb.type, vb.value.rstrip() if isinstance(vb.value, bytes) else vb.value)
+
+
+def test_own_codec_gets_as_pysnmp_does_with_missing_oids(sim: Agent) -> None:
+    oids = ["1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.33.1.2.3.0",
+            "1.3.6.1.2.1.1.99.0", "1.3.6.1.4.1.99999.1"]  # fmt: skip
+    target = v2c_target(sim.port, "riello")
+
+    async def scenario() -> tuple[list[VarBind], list[VarBind]]:
+        ours, theirs = EngineClient(), PysnmpClient()
+        try:
+            return await ours.get(target, oids), await theirs.get(target, oids)
+        finally:
+            ours.close()
+            theirs.close()
+
+    mine, reference = asyncio.run(scenario())
+    assert mine == reference
+    assert [vb.type in MISSING for vb in mine] == [False, False, False, True, True]
+
+
+@pytest.mark.parametrize("version", [SnmpVersion.V2C, SnmpVersion.V1])
+def test_own_codec_equals_pysnmp_on_snmpd(agent: Agent, version: SnmpVersion) -> None:
+    # Columns that do not move between two walks (counters and uptime do).
+    stable = ["1.3.6.1.2.1.1.1", "1.3.6.1.2.1.1.5"]
+    stable += [f"1.3.6.1.2.1.2.2.1.{c}" for c in (1, 2, 3, 4, 6, 7)] + ["1.3.6.1.2.1.31.1.1.1.1"]
+    ours, theirs = walk_both(v2c_target(agent.port, SNMPD_COMMUNITY, version), stable)
+    assert ours == theirs
+    assert any(vb.value == b"lo" for vb in ours)
+
+
+def test_snmpv1_get_of_a_missing_oid_keeps_the_others(agent: Agent) -> None:
+    target = v2c_target(agent.port, SNMPD_COMMUNITY, SnmpVersion.V1)
+    oids = ["1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.99.0", "1.3.6.1.2.1.2.1.0"]
+
+    async def scenario() -> list[VarBind]:
+        client = EngineClient()
+        try:
+            return await client.get(target, oids)
+        finally:
+            client.close()
+
+    name, missing, count = asyncio.run(scenario())
+    assert name.value == snmpget(agent.port, oids[0]).encode()
+    assert missing.type is SnmpType.NO_SUCH_OBJECT
+    assert count.value == int(snmpget(agent.port, oids[2]))
+
+
+class HostileAgent(asyncio.DatagramProtocol):
+    """Answers each request as its community says: garbage, cut short, wrong id, error."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        assert self.transport is not None
+        request_id = peek_request_id(data) or 0
+        kind = next(k for k in (b"garbage", b"truncated", b"wrong-id", b"gen-err") if k in data)
+        value = [VarBind("1.3.6.1.2.1.1.5.0", SnmpType.OCTETS, b"x" * 200)]
+        if kind == b"garbage":
+            reply = b"\x30\x05\x02\x01\x01\x04\x00"
+        elif kind == b"truncated":
+            reply = pysnmp_response(value, request_id)[:-60]
+        elif kind == b"wrong-id":
+            reply = pysnmp_response(value, request_id + 1, community=kind)
+        else:
+            reply = pysnmp_response(value, request_id, status=5, community=kind)
+        self.transport.sendto(reply, addr)
+
+
+def test_malformed_replies_are_errors_and_do_not_hold_up_a_good_device(agent: Agent) -> None:
+    async def scenario() -> tuple[list[SnmpResult], EngineClient]:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            HostileAgent, local_addr=("127.0.0.1", 0)
+        )
+        port = transport.get_extra_info("sockname")[1]
+        client = EngineClient()
+        try:
+            names = ["garbage", "truncated", "wrong-id", "gen-err"]
+            auths = communities(*names)
+            auths["good"] = SnmpAuth("good", SnmpVersion.V2C, community=Secret(SNMPD_COMMUNITY))
+            devices = [device(n, port, n, ("system",)) for n in names]
+            devices.append(device("good", agent.port, "good", ("system", "interfaces")))
+            poller = SnmpPoller(client, Resolver(60, 1), auths, PROFILES)
+            return list(await asyncio.gather(*(poller.poll(d) for d in devices))), client
+        finally:
+            client.close()
+            transport.close()
+
+    (garbage, truncated, wrong_id, gen_err, good), client = asyncio.run(scenario())
+    # Garbage names no request: it is counted and the request ends as a timeout.
+    assert (garbage.failure, truncated.failure, wrong_id.failure, gen_err.failure) == (
+        "timeout", "bad_response", "timeout", "bad_response")  # fmt: skip
+    assert "malformed reply" in truncated.detail and "genErr" in gen_err.detail
+    assert client.community.malformed >= 2 and client.community.stray >= 1
+    assert good.answered and good.failure is None and good.duration < 1.0

@@ -8,7 +8,7 @@ from pathlib import Path
 from exporter.inventory.load import load
 from exporter.pollers.icmp_socket import IcmpTransport
 from exporter.pollers.results import PingResult
-from exporter.pollers.snmp_pysnmp import PysnmpClient
+from exporter.pollers.snmp_udp import EngineClient
 from exporter.runtime import Exporter, Source
 from exporter.state.store import DeviceStatus, SiteStatus
 from tests.conftest import device_yaml, require_binary, require_root, site_yaml
@@ -47,7 +47,7 @@ def test_device_goes_down_after_n_failed_cycles_and_comes_back(tmp_path: Path) -
         async def scenario() -> None:
             transport = IcmpTransport("raw")
             transport.open()
-            exporter = Exporter(source, *load(None, source.targets), transport, PysnmpClient())
+            exporter = Exporter(source, *load(None, source.targets), transport, EngineClient())
             store = exporter.store
             record = store.record_ping
 

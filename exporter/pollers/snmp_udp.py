@@ -1,0 +1,293 @@
+"""The SnmpClient for SNMPv1/v2c on the project's own codec, and the client that picks an engine.
+
+One UDP socket per address family carries every request; replies are matched by request-id and
+by the agent's address, so a stray or forged datagram cannot answer someone else's request.
+SNMPv3 goes to pysnmp, loaded only when an inventory uses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from exporter.inventory.model import SnmpVersion
+from exporter.pollers.snmp_ber import (
+    GET,
+    GETBULK,
+    GETNEXT,
+    BerError,
+    Response,
+    decode_response,
+    encode_oid,
+    encode_request,
+    oid_after,
+    peek_request_id,
+)
+from exporter.pollers.snmp_client import (
+    SnmpBadResponseError,
+    SnmpClient,
+    SnmpTarget,
+    SnmpTimeoutError,
+    SnmpType,
+    VarBind,
+)
+
+if TYPE_CHECKING:
+    from exporter.pollers.snmp_pysnmp import PysnmpClient
+
+RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
+_SO_RCVBUFFORCE = 33  # passes the net.core.rmem_max cap when privileged
+_NO_SUCH_NAME = 2  # SNMPv1's way of saying "missing" (GET) or "end of the MIB" (GETNEXT)
+_ERROR_STATUS = ("noError", "tooBig", "noSuchName", "badValue", "readOnly", "genErr",
+                 "noAccess", "wrongType", "wrongLength", "wrongEncoding", "wrongValue",
+                 "noCreation", "inconsistentValue", "resourceUnavailable", "commitFailed",
+                 "undoFailed", "authorizationError", "notWritable", "inconsistentName")  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A request waiting for its reply: who must answer, and the attempt's future."""
+
+    peer: tuple[str, int]
+    version: int
+    community: bytes
+    waiter: asyncio.Future[Response | None]
+
+
+class _Receiver(asyncio.DatagramProtocol):
+    """Hands every datagram of one socket to the client."""
+
+    def __init__(self, client: CommunityClient) -> None:
+        self.client = client
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        self.client.received(data, (str(addr[0]), int(addr[1])))
+
+    def error_received(self, exc: Exception) -> None:
+        # An unreachable agent is a timeout like any other silence; nothing to do here.
+        pass
+
+
+class CommunityClient:
+    """GET and walk over SNMPv1/v2c, with a bound on requests in flight."""
+
+    def __init__(self, max_concurrent: int = 64) -> None:
+        self._limit = asyncio.Semaphore(max_concurrent)
+        self._transports: dict[int, asyncio.DatagramTransport] = {}
+        self._opening = asyncio.Lock()  # the first requests arrive together: open one socket
+        self._pending: dict[int, _Pending] = {}
+        self._next_id = random.randrange(1, 2**31 - 1)
+        self.stray = 0  # replies nobody waits for (late, duplicated, or from the wrong address)
+        self.malformed = 0  # datagrams that do not decode as a response
+
+    async def get(self, target: SnmpTarget, oids: Sequence[str]) -> list[VarBind]:
+        """Return the values of scalar OIDs, missing ones typed as no-such."""
+        wanted = list(oids)
+        missing: dict[str, VarBind] = {}
+        while wanted:
+            response = await self._request(target, GET, wanted)
+            if response.error_status == _NO_SUCH_NAME and target.auth.version is SnmpVersion.V1:
+                # SNMPv1 refuses the whole GET for one missing OID: ask again without it.
+                gone = wanted.pop(_error_position(response, len(wanted)))
+                missing[gone] = VarBind(gone, SnmpType.NO_SUCH_OBJECT, None)
+                continue
+            _check_status(response)
+            if len(response.varbinds) != len(wanted):
+                raise SnmpBadResponseError(
+                    f"{len(response.varbinds)} values for {len(wanted)} OIDs requested"
+                )
+            found = dict(zip(wanted, response.varbinds, strict=True))
+            return [found.get(oid) or missing[oid] for oid in oids]
+        return [missing[oid] for oid in oids]
+
+    async def walk(self, target: SnmpTarget, oid: str) -> list[VarBind]:
+        """Return every value under `oid`, with GETBULK (GETNEXT for SNMPv1)."""
+        prefix = encode_oid(oid)
+        v1 = target.auth.version is SnmpVersion.V1
+        current_raw, current = prefix, oid
+        out: list[VarBind] = []
+        while True:
+            response = await self._request(
+                target, GETNEXT if v1 else GETBULK, [current], target.max_repetitions
+            )
+            if v1 and response.error_status == _NO_SUCH_NAME:
+                return out  # v1's end of the MIB
+            _check_status(response)
+            if not response.varbinds:
+                return out
+            for raw, vb in zip(response.oids, response.varbinds, strict=True):
+                # A prefix of whole arcs: its last byte ends an arc, so this is a subtree test.
+                if not raw.startswith(prefix) or vb.type is SnmpType.END_OF_MIB_VIEW:
+                    return out
+                if not oid_after(
+                    raw, current_raw
+                ):  # an agent that does not advance would loop forever
+                    raise SnmpBadResponseError(f"OID not increasing after {current}")
+                out.append(vb)
+                current_raw, current = raw, vb.oid
+
+    def receive_buffer_bytes(self) -> int | None:
+        """Return the IPv4 socket's receive buffer size, once a request has opened it."""
+        transport = self._transports.get(socket.AF_INET)
+        sock = transport.get_extra_info("socket") if transport else None
+        return None if sock is None else int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+
+    def close(self) -> None:
+        """Close the sockets; requests still waiting end as timeouts."""
+        for transport in self._transports.values():
+            transport.close()
+        self._transports.clear()
+        for pending in self._pending.values():
+            if not pending.waiter.done():
+                pending.waiter.set_result(None)
+
+    def received(self, data: bytes, peer: tuple[str, int]) -> None:
+        """Match a datagram to its request; count what matches nothing."""
+        try:
+            response = decode_response(data)
+        except BerError as exc:
+            self.malformed += 1
+            pending = self._pending.get(peek_request_id(data) or 0)
+            if pending is not None and pending.peer == peer and not pending.waiter.done():
+                pending.waiter.set_exception(SnmpBadResponseError(f"malformed reply: {exc}"))
+            return
+        pending = self._pending.get(response.request_id)
+        if (
+            pending is None
+            or pending.peer != peer
+            or pending.waiter.done()
+            or response.version != pending.version
+            or response.community != pending.community
+        ):
+            self.stray += 1
+            return
+        pending.waiter.set_result(response)
+
+    async def _request(
+        self, target: SnmpTarget, pdu_type: int, oids: Sequence[str], max_repetitions: int = 0
+    ) -> Response:
+        auth = target.auth
+        assert auth.community is not None, "SNMPv3 goes to pysnmp"
+        version = 0 if auth.version is SnmpVersion.V1 else 1
+        community = auth.community.reveal().encode()
+        peer = (target.address, target.port)
+        async with self._limit:
+            transport = await self._transport(socket.AF_INET6 if ":" in peer[0] else socket.AF_INET)
+            request_id = self._new_id()
+            try:
+                message = encode_request(version, community, pdu_type, request_id, oids,
+                                         max_repetitions)  # fmt: skip
+            except BerError as exc:
+                raise SnmpBadResponseError(str(exc)) from None
+            loop = asyncio.get_running_loop()
+            try:
+                for _ in range(target.retries + 1):
+                    waiter: asyncio.Future[Response | None] = loop.create_future()
+                    # Same request-id on a retry: a late answer to the first try still counts.
+                    self._pending[request_id] = _Pending(peer, version, community, waiter)
+                    transport.sendto(message, peer)
+                    timer = loop.call_later(target.timeout, _settle, waiter)
+                    try:
+                        response = await waiter
+                    finally:
+                        timer.cancel()
+                    if response is not None:
+                        return response
+            finally:
+                self._pending.pop(request_id, None)
+        raise SnmpTimeoutError(f"no answer from {peer[0]}:{peer[1]} in {target.timeout:g}s "
+                               f"x{target.retries + 1}")  # fmt: skip
+
+    def _new_id(self) -> int:
+        while True:
+            self._next_id = self._next_id % (2**31 - 2) + 1
+            if self._next_id not in self._pending:
+                return self._next_id
+
+    async def _transport(self, family: int) -> asyncio.DatagramTransport:
+        transport = self._transports.get(family)
+        if transport is not None and not transport.is_closing():
+            return transport
+        async with self._opening:
+            transport = self._transports.get(family)
+            if transport is not None and not transport.is_closing():
+                return transport
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            # Many agents answering at once overflow the default ~208 KB, and a lost reply
+            # costs a whole timeout.
+            for option in (_SO_RCVBUFFORCE, socket.SO_RCVBUF):
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, option, RECEIVE_BUFFER_BYTES)
+                    break
+            sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
+            sock.setblocking(False)
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.create_datagram_endpoint(lambda: _Receiver(self), sock=sock)
+            self._transports[family] = transport
+        return transport
+
+
+def _settle(waiter: asyncio.Future[Response | None]) -> None:
+    """End one attempt's wait without an answer."""
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _error_position(response: Response, count: int) -> int:
+    """Return the 0-based position the agent blamed, or raise if it blamed none it was asked."""
+    if not 1 <= response.error_index <= count:
+        raise SnmpBadResponseError(f"noSuchName at index {response.error_index} of {count}")
+    return response.error_index - 1
+
+
+def _check_status(response: Response) -> None:
+    """Raise the error a response carries, naming the OID it blamed."""
+    status = response.error_status
+    if status == 0:
+        return
+    name = _ERROR_STATUS[status] if 0 < status < len(_ERROR_STATUS) else f"errorStatus {status}"
+    index = response.error_index
+    where = f" at {response.varbinds[index - 1].oid}" if 0 < index <= len(response.varbinds) else ""
+    raise SnmpBadResponseError(f"{name}{where}")
+
+
+class EngineClient:
+    """The client the exporter uses: v1/v2c on the own codec, SNMPv3 on pysnmp."""
+
+    def __init__(self, max_concurrent: int = 64) -> None:
+        self.community = CommunityClient(max_concurrent)
+        self._max_concurrent = max_concurrent
+        self._v3: PysnmpClient | None = None
+
+    async def get(self, target: SnmpTarget, oids: Sequence[str]) -> list[VarBind]:
+        """Return the values of scalar OIDs, missing ones typed as no-such."""
+        return await self._engine(target).get(target, oids)
+
+    async def walk(self, target: SnmpTarget, oid: str) -> list[VarBind]:
+        """Return every value under a table column, in OID order."""
+        return await self._engine(target).walk(target, oid)
+
+    def receive_buffer_bytes(self) -> int | None:
+        """Return the v1/v2c socket's receive buffer size, once a request has opened it."""
+        return self.community.receive_buffer_bytes()
+
+    def close(self) -> None:
+        """Close both engines."""
+        self.community.close()
+        if self._v3 is not None:
+            self._v3.close()
+
+    def _engine(self, target: SnmpTarget) -> SnmpClient:
+        if target.auth.version is not SnmpVersion.V3:
+            return self.community
+        if self._v3 is None:
+            # pysnmp costs ~40 MB and a second to import: only when some device uses SNMPv3.
+            from exporter.pollers.snmp_pysnmp import PysnmpClient  # noqa: PLC0415
+
+            self._v3 = PysnmpClient(self._max_concurrent)
+        return self._v3
