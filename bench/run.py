@@ -4,6 +4,9 @@ Workloads (see docs/benchmarks.md for the figures and how to read them):
   icmp        tps-exporter (the whole process: scheduler, store) vs fping vs blackbox_exporter,
               N devices x 3 echoes, 1% dead devices in a namespace this script creates;
               also: live devices reported alive, RSS, event-loop lag and scrape latency
+  snmp        GET of 5 scalars and a GETBULK walk of ifTable+ifXTable (48 interfaces, 1,920
+              values) vs pysnmp, snmp_exporter and net-snmp; 2,000 10-interface routers per
+              cycle, the whole exporter process vs snmp_exporter (bench/snmp.py)
   exposition  a scrape of N sites with all their series vs prometheus_client on the same samples
 
 Targets are loopback addresses (every 127.x.y.z answers) and, for dead devices, a range routed
@@ -347,19 +350,9 @@ def blackbox(n: int, workdir: Path, concurrency: int = 100) -> Row:
         "modules:\n  icmp:\n    prober: icmp\n    timeout: 1s\n"
         "    icmp: {preferred_ip_protocol: ip4, ip_protocol_fallback: false}\n"
     )
-    port = free_port()
-    log = (workdir / "blackbox.log").open("wb")
-    process = subprocess.Popen(
-        [
-            "prometheus-blackbox-exporter",
-            f"--config.file={workdir / 'blackbox.yml'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/-/healthy", 30)
+    with peer_exporter(
+        "prometheus-blackbox-exporter", workdir / "blackbox.yml", workdir, "/-/healthy"
+    ) as (port, pid):
         targets = [*live, *dead] * 3
         alive: set[str] = set()
 
@@ -378,9 +371,9 @@ def blackbox(n: int, workdir: Path, concurrency: int = 100) -> Row:
 
                 await asyncio.gather(*(one(t) for t in targets))
 
-        cpu0, t0 = process_cpu(process.pid), time.monotonic()
+        cpu0, t0 = process_cpu(pid), time.monotonic()
         asyncio.run(probe_all())
-        cpu1, t1 = process_cpu(process.pid), time.monotonic()
+        cpu1, t1 = process_cpu(pid), time.monotonic()
         return Row(
             "icmp",
             "blackbox_exporter",
@@ -390,6 +383,23 @@ def blackbox(n: int, workdir: Path, concurrency: int = 100) -> Row:
             "echo",
             {"devices": n, "live_reported_up": len(alive & set(live)), "live": len(live)},
         )
+
+
+@contextlib.contextmanager
+def peer_exporter(
+    binary: str, config: Path, workdir: Path, ready_path: str
+) -> Iterator[tuple[int, int]]:
+    """Run a peer exporter on a free loopback port until the block ends; yield (port, pid)."""
+    port = free_port()
+    log = (workdir / f"{binary}.log").open("wb")
+    process = subprocess.Popen(
+        [binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}{ready_path}", 30)
+        yield port, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -514,7 +524,7 @@ def table(rows: list[Row]) -> str:
         if r.tool == "tps-exporter"
     }
     lines = [
-        f"{'workload':<11} {'size':>7} {'tool':<18} {'wall s':>8} {'CPU s':>8} "
+        f"{'workload':<13} {'size':>7} {'tool':<18} {'wall s':>8} {'CPU s':>8} "
         f"{'CPU/unit':>11} {'vs ours':>8}  notes"
     ]
     for r in rows:
@@ -523,7 +533,7 @@ def table(rows: list[Row]) -> str:
         ratio = r.cpu_per_unit_us / base.cpu_per_unit_us if base else float("nan")
         notes = ", ".join(f"{k}={v}" for k, v in r.extra.items() if k not in ("devices", "sites"))
         lines.append(
-            f"{r.workload:<11} {size!s:>7} {r.tool:<18} {r.wall_s:>8.2f} {r.cpu_s:>8.2f} "
+            f"{r.workload:<13} {size!s:>7} {r.tool:<18} {r.wall_s:>8.2f} {r.cpu_s:>8.2f} "
             f"{r.cpu_per_unit_us:>7.2f} us/{r.unit:<6} {ratio:>6.1f}x  {notes}"
         )
     return "\n".join(lines)
@@ -534,7 +544,14 @@ def main() -> int:
     parser.add_argument(
         "--quick", action="store_true", help="10,000 devices only (about 2 minutes)"
     )
+    parser.add_argument(
+        "--only",
+        choices=["icmp", "snmp", "exposition"],
+        action="append",
+        help="run only these workloads (default: all)",
+    )
     args = parser.parse_args()
+    only = set(args.only or ["icmp", "snmp", "exposition"])
     if os.geteuid() != 0:
         print("the benchmark needs root (raw sockets and a network namespace)", file=sys.stderr)
         return 2
@@ -542,14 +559,20 @@ def main() -> int:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="tps-bench-") as tmp, dead_range():
         work = Path(tmp)
-        for n in sizes:
+        for n in sizes if "icmp" in only else []:
             print(f"icmp {n} devices: tps-exporter...", file=sys.stderr, flush=True)
             rows.append(ours_icmp(n, work))
             print(f"icmp {n} devices: fping...", file=sys.stderr, flush=True)
             rows.append(fping(n, work))
-        print("icmp 2000 devices: blackbox_exporter (one echo per HTTP probe)...", file=sys.stderr)
-        rows.append(blackbox(2000, work))
-        for n in sizes:
+        if "icmp" in only:
+            print("icmp 2000 devices: blackbox_exporter (one echo per HTTP probe)...",
+                  file=sys.stderr)  # fmt: skip
+            rows.append(blackbox(2000, work))
+        if "snmp" in only:
+            from bench.snmp import run_all  # noqa: PLC0415 - it imports this module
+
+            rows.extend(run_all(work, args.quick))
+        for n in sizes if "exposition" in only else []:
             print(f"exposition {n} sites...", file=sys.stderr, flush=True)
             rows.extend(exposition(n))
     print(table(rows))

@@ -131,6 +131,12 @@ class FakeSnmpClient:
         under = [vb for o, vb in agent.items() if o.startswith(oid + ".")]
         return sorted(under, key=lambda vb: _oid_key(vb.oid))
 
+    async def walk_columns(
+        self, target: SnmpTarget, oids: Sequence[str]
+    ) -> dict[str, list[VarBind]]:
+        """Return every variable under each column."""
+        return {oid: await self.walk(target, oid) for oid in oids}
+
     def close(self) -> None:
         """Nothing to release."""
 

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from exporter.exposition.text import escape
 from exporter.inventory.model import Device, SnmpAuth
@@ -34,9 +34,10 @@ INTERFACE_UP = "tps_interface_up"
 UPTIME = "tps_device_uptime_seconds"
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
+class Sample(NamedTuple):
     """One value for the exposition: metric, label text (without `device`), value."""
+
+    # A tuple of str, str, float: quick to make, and the collector stops tracking it.
 
     metric: str
     labels: str
@@ -129,7 +130,23 @@ class _Fetch:
                     return
                 continue
             self.values.update((vb.oid, vb) for vb in batch)
-        for column in walks:
+        if walks:
+            await self._walk(walks)
+
+    async def _walk(self, columns: list[str]) -> None:
+        """Walk all columns side by side (a GETBULK brings a row of each); one at a time if
+        the agent fails that, so a column it cannot serve does not cost the others."""
+        try:
+            tables = await self.client.walk_columns(self.target, columns)
+        except SnmpError as exc:
+            if exc.reason in (SnmpTimeoutError.reason, SnmpAuthError.reason) or len(columns) == 1:
+                await self._ask(_raise(exc))
+                return
+        else:
+            self.answered = True
+            self.columns.update(tables)
+            return
+        for column in columns:
             rows = await self._ask(self.client.walk(self.target, column))
             if rows is None:
                 if self._hopeless():
@@ -159,6 +176,11 @@ class _Fetch:
     def _hopeless(self) -> bool:
         # A silent or refusing agent would cost a full timeout per remaining request.
         return self.last_error in (SnmpTimeoutError.reason, SnmpAuthError.reason)
+
+
+async def _raise(exc: SnmpError) -> None:
+    """An awaitable that fails as a request did, to count it like any other."""
+    raise exc
 
 
 def map_profile(
@@ -212,7 +234,9 @@ def _samples(field: Field, vb: VarBind, scale: float, index_label: str) -> list[
     if field.mapping:
         mapped = dict(field.mapping).get(int(raw), field.default)
         return [] if mapped is None else [Sample(field.metric, ",".join(labels), mapped)]
-    return [Sample(field.metric, ",".join(labels), raw * scale)]
+    # Dividing by 100 rather than multiplying by 0.01: 70 ticks are 0.7 s, not 0.7000000000000001.
+    value = raw * scale if scale >= 1 else raw / (1 / scale)
+    return [Sample(field.metric, ",".join(labels), value)]
 
 
 def _info(info: Info, lookup: Lookup, index_label: str) -> Sample:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from exporter.pollers.snmp_client import SnmpType, VarBind
 
 GET, GETNEXT, RESPONSE, GETBULK, REPORT = 0xA0, 0xA1, 0xA2, 0xA5, 0xA8
-_SEQUENCE, _INTEGER, _OCTETS, _NULL, _OID = 0x30, 0x02, 0x04, 0x05, 0x06
+_SEQUENCE, _INTEGER, _OCTETS, _NULL, _OID, _COUNTER64 = 0x30, 0x02, 0x04, 0x05, 0x06, 0x46
 _TYPES = {
     0x02: SnmpType.INTEGER, 0x04: SnmpType.OCTETS, 0x05: SnmpType.NULL, 0x06: SnmpType.OID,
     0x40: SnmpType.IP_ADDRESS, 0x41: SnmpType.COUNTER32, 0x42: SnmpType.GAUGE32,
@@ -27,6 +27,8 @@ _UNSIGNED = frozenset({0x41, 0x42, 0x43, 0x46, 0x47})
 _MAX_UNSIGNED = {0x41: 2**32 - 1, 0x42: 2**32 - 1, 0x43: 2**32 - 1, 0x46: 2**64 - 1,
                  0x47: 2**32 - 1}  # fmt: skip
 _EMPTY = frozenset({0x05, 0x80, 0x81, 0x82})
+_OID_TEXT: dict[bytes, str] = {}
+_OID_TEXT_LIMIT = 50_000
 
 
 class BerError(ValueError):
@@ -228,19 +230,64 @@ def decode_response(data: bytes) -> Response:
     varbinds: list[VarBind] = []
     oids: list[bytes] = []
     while pos < list_stop:
-        pos, vb_stop = _expect(data, pos, list_stop, _SEQUENCE, "varbind")
-        o_start, pos = _expect(data, pos, vb_stop, _OID, "name")
-        tag, v_start, v_stop = _header(data, pos, vb_stop)
-        if v_stop != vb_stop:
-            raise BerError(f"extra bytes in the varbind at byte {pos}")
+        # The common shape, short lengths throughout, read inline; anything else the long way.
+        if (
+            pos + 4 <= list_stop
+            and data[pos] == _SEQUENCE
+            and data[pos + 1] < 0x80
+            and data[pos + 2] == _OID
+            and data[pos + 3] < 0x80
+        ):
+            vb_stop = pos + 2 + data[pos + 1]
+            o_start = pos + 4
+            o_stop = o_start + data[pos + 3]
+            if vb_stop > list_stop or o_stop + 2 > vb_stop or data[o_stop + 1] >= 0x80:
+                o_start, o_stop, tag, v_start, vb_stop = _varbind_at(data, pos, list_stop)
+            else:
+                tag, v_start = data[o_stop], o_stop + 2
+                if v_start + data[o_stop + 1] != vb_stop:
+                    raise BerError(f"varbind at byte {pos}: value and varbind lengths disagree")
+        else:
+            o_start, o_stop, tag, v_start, vb_stop = _varbind_at(data, pos, list_stop)
         kind = _TYPES.get(tag)
         if kind is None:
-            raise BerError(f"unknown value tag 0x{tag:02x} at byte {pos}")
-        raw = data[o_start:pos]
-        varbinds.append(VarBind(oid_text(raw), kind, _value(tag, data[v_start:v_stop])))
+            raise BerError(f"unknown value tag 0x{tag:02x} at byte {o_stop}")
+        raw = data[o_start:o_stop]
+        text = _OID_TEXT.get(raw)
+        if text is None:
+            text = _remember(raw)
+        body = data[v_start:vb_stop]
+        if tag == _OCTETS:
+            value: int | bytes | str | None = body
+        elif tag in _UNSIGNED and 0 < len(body) < 9:  # the counters and gauges, inline
+            value = int.from_bytes(body, "big")
+            if value > 0xFFFFFFFF and tag != _COUNTER64:
+                value = _value(tag, body)  # says why it is wrong
+        else:
+            value = _value(tag, body)
+        varbinds.append(VarBind(text, kind, value))
         oids.append(raw)
         pos = vb_stop
     return Response(version, community, request_id, error_status, error_index, varbinds, oids)
+
+
+def _varbind_at(data: bytes, pos: int, end: int) -> tuple[int, int, int, int, int]:
+    """Return (name start, name stop, value tag, value start, varbind stop), any length form."""
+    pos, vb_stop = _expect(data, pos, end, _SEQUENCE, "varbind")
+    o_start, o_stop = _expect(data, pos, vb_stop, _OID, "name")
+    tag, v_start, v_stop = _header(data, o_stop, vb_stop)
+    if v_stop != vb_stop:
+        raise BerError(f"extra bytes in the varbind at byte {o_stop}")
+    return o_start, o_stop, tag, v_start, vb_stop
+
+
+def _remember(raw: bytes) -> str:
+    """Return an OID's text and keep it: a fleet of alike devices repeats the same OIDs."""
+    text = oid_text(raw)
+    if len(_OID_TEXT) >= _OID_TEXT_LIMIT:
+        _OID_TEXT.clear()  # bounded: at worst a few MB, then start again
+    _OID_TEXT[raw] = text
+    return text
 
 
 def peek_request_id(data: bytes) -> int | None:

@@ -142,6 +142,12 @@ class PysnmpClient:
                 out.append(_varbind((name, value)))
                 current = name
 
+    async def walk_columns(
+        self, target: SnmpTarget, oids: Sequence[str]
+    ) -> dict[str, list[VarBind]]:
+        """Return every value under each column, one column after the other."""
+        return {oid: await self.walk(target, oid) for oid in oids}
+
     async def _next(self, target: SnmpTarget, oid: Any) -> Any:
         """Ask for what follows `oid`: one GETBULK, or one GETNEXT for SNMPv1."""
         transport = await self._transport(target)

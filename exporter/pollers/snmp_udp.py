@@ -12,7 +12,7 @@ import contextlib
 import random
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from exporter.inventory.model import SnmpVersion
@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 _SO_RCVBUFFORCE = 33  # passes the net.core.rmem_max cap when privileged
+_MAX_COLUMNS = 24  # columns in one GETBULK
+_MAX_VARBINDS = 600  # values asked for in one GETBULK, about 20 KB of reply
+_ROW_HINTS = 200_000  # devices whose table sizes are remembered
 _NO_SUCH_NAME = 2  # SNMPv1's way of saying "missing" (GET) or "end of the MIB" (GETNEXT)
 _ERROR_STATUS = ("noError", "tooBig", "noSuchName", "badValue", "readOnly", "genErr",
                  "noAccess", "wrongType", "wrongLength", "wrongEncoding", "wrongValue",
@@ -57,6 +60,46 @@ class _Pending:
     version: int
     community: bytes
     waiter: asyncio.Future[Response | None]
+
+
+@dataclass(slots=True)
+class _Column:
+    """One column of a side-by-side walk: its prefix, where it got to, what it found."""
+
+    oid: str
+    prefix: bytes
+    rows: list[VarBind] = field(default_factory=list)
+    done: bool = False
+    last: bytes = b""  # the last OID taken, as BER
+
+    def __post_init__(self) -> None:
+        self.last = self.prefix
+
+    @property
+    def current(self) -> str:
+        """The OID to continue from."""
+        return self.rows[-1].oid if self.rows else self.oid
+
+
+def _take(batch: list[_Column], response: Response) -> None:
+    """Share a GETBULK's values out to their columns (row by row), ending columns that end."""
+    width = len(batch)
+    varbinds = response.varbinds
+    for i, raw in enumerate(response.oids):
+        column = batch[i % width]
+        if column.done:
+            continue  # the rest of the repetitions, past this column's end
+        vb = varbinds[i]
+        # A prefix of whole arcs: its last byte ends an arc, so this is a subtree test.
+        if not raw.startswith(column.prefix) or vb.type is SnmpType.END_OF_MIB_VIEW:
+            column.done = True
+            continue
+        last = column.last
+        # One byte per arc (the usual case): byte order is OID order.
+        if not (raw > last if max(raw) < 0x80 and max(last) < 0x80 else oid_after(raw, last)):
+            raise SnmpBadResponseError(f"OID not increasing after {column.current}")
+        column.rows.append(vb)
+        column.last = raw
 
 
 class _Receiver(asyncio.DatagramProtocol):
@@ -82,6 +125,9 @@ class CommunityClient:
         self._opening = asyncio.Lock()  # the first requests arrive together: open one socket
         self._pending: dict[int, _Pending] = {}
         self._next_id = random.randrange(1, 2**31 - 1)
+        # (address, port, first column, columns) -> (rows last walk, values per reply)
+        self._rows: dict[tuple[str, int, str, int], tuple[int, int]] = {}
+        self.sent = 0  # request datagrams, retries included
         self.stray = 0  # replies nobody waits for (late, duplicated, or from the wrong address)
         self.malformed = 0  # datagrams that do not decode as a response
 
@@ -107,29 +153,56 @@ class CommunityClient:
 
     async def walk(self, target: SnmpTarget, oid: str) -> list[VarBind]:
         """Return every value under `oid`, with GETBULK (GETNEXT for SNMPv1)."""
-        prefix = encode_oid(oid)
+        column = _Column(oid, encode_oid(oid))
         v1 = target.auth.version is SnmpVersion.V1
-        current_raw, current = prefix, oid
-        out: list[VarBind] = []
-        while True:
+        while not column.done:
             response = await self._request(
-                target, GETNEXT if v1 else GETBULK, [current], target.max_repetitions
+                target, GETNEXT if v1 else GETBULK, [column.current], target.max_repetitions
             )
             if v1 and response.error_status == _NO_SUCH_NAME:
-                return out  # v1's end of the MIB
+                break  # v1's end of the MIB
             _check_status(response)
             if not response.varbinds:
-                return out
-            for raw, vb in zip(response.oids, response.varbinds, strict=True):
-                # A prefix of whole arcs: its last byte ends an arc, so this is a subtree test.
-                if not raw.startswith(prefix) or vb.type is SnmpType.END_OF_MIB_VIEW:
-                    return out
-                if not oid_after(
-                    raw, current_raw
-                ):  # an agent that does not advance would loop forever
-                    raise SnmpBadResponseError(f"OID not increasing after {current}")
-                out.append(vb)
-                current_raw, current = raw, vb.oid
+                break
+            _take([column], response)
+        return column.rows
+
+    async def walk_columns(
+        self, target: SnmpTarget, oids: Sequence[str]
+    ) -> dict[str, list[VarBind]]:
+        """Return every value under each column; with v2c, one GETBULK asks for all of them."""
+        if target.auth.version is SnmpVersion.V1 or len(oids) < 2:
+            return {oid: await self.walk(target, oid) for oid in oids}
+        columns = [_Column(oid, encode_oid(oid)) for oid in dict.fromkeys(oids)]
+        hint_key = (target.address, target.port, columns[0].oid, len(columns))
+        # Rows the table had last time, and the most values this agent puts in one reply.
+        rows_before, agent_cap = self._rows.get(hint_key, (target.max_repetitions, _MAX_VARBINDS))
+        open_ = columns
+        while open_:
+            batch = open_[:_MAX_COLUMNS]
+            width = len(batch)
+            # One row past the rows still expected shows each column's end: no overfetch.
+            expected = rows_before - min(len(c.rows) for c in batch) + 1
+            if expected < 1:  # the table grew since last time
+                expected = target.max_repetitions
+            repetitions = max(1, min(expected, target.max_repetitions, agent_cap // width))
+            response = await self._request(target, GETBULK, [c.current for c in batch],
+                                           repetitions)  # fmt: skip
+            _check_status(response)
+            got = len(response.varbinds)
+            if got == 0:
+                break
+            if got < repetitions * width:
+                agent_cap = max(got, width)  # it cut the reply short (net-snmp: 100 values)
+            _take(batch, response)
+            open_ = [c for c in open_ if not c.done]
+        self._remember_rows(hint_key, (max(len(c.rows) for c in columns), agent_cap))
+        return {c.oid: c.rows for c in columns}
+
+    def _remember_rows(self, key: tuple[str, int, str, int], hint: tuple[int, int]) -> None:
+        if len(self._rows) >= _ROW_HINTS and key not in self._rows:
+            self._rows.clear()  # bounded; a fleet of alike devices refills it at once
+        self._rows[key] = hint
 
     def receive_buffer_bytes(self) -> int | None:
         """Return the IPv4 socket's receive buffer size, once a request has opened it."""
@@ -191,6 +264,7 @@ class CommunityClient:
                     # Same request-id on a retry: a late answer to the first try still counts.
                     self._pending[request_id] = _Pending(peer, version, community, waiter)
                     transport.sendto(message, peer)
+                    self.sent += 1
                     timer = loop.call_later(target.timeout, _settle, waiter)
                     try:
                         response = await waiter
@@ -271,6 +345,12 @@ class EngineClient:
     async def walk(self, target: SnmpTarget, oid: str) -> list[VarBind]:
         """Return every value under a table column, in OID order."""
         return await self._engine(target).walk(target, oid)
+
+    async def walk_columns(
+        self, target: SnmpTarget, oids: Sequence[str]
+    ) -> dict[str, list[VarBind]]:
+        """Return every value under each column."""
+        return await self._engine(target).walk_columns(target, oids)
 
     def receive_buffer_bytes(self) -> int | None:
         """Return the v1/v2c socket's receive buffer size, once a request has opened it."""

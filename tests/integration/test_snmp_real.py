@@ -419,3 +419,43 @@ def test_malformed_replies_are_errors_and_do_not_hold_up_a_good_device(agent: Ag
     assert "malformed reply" in truncated.detail and "genErr" in gen_err.detail
     assert client.community.malformed >= 2 and client.community.stray >= 1
     assert good.answered and good.failure is None and good.duration < 1.0
+
+
+INTERFACE_COLUMNS = PROFILES["interfaces"].walk_oids()
+
+
+def test_side_by_side_walk_equals_column_walks_on_every_recording(sim: Agent) -> None:
+    async def scenario(target: SnmpTarget) -> tuple[dict[str, list[VarBind]], list[list[VarBind]]]:
+        ours, theirs = EngineClient(), PysnmpClient()
+        try:
+            together = await ours.walk_columns(target, INTERFACE_COLUMNS)
+            alone = [await theirs.walk(target, c) for c in INTERFACE_COLUMNS]
+            return together, alone
+        finally:
+            ours.close()
+            theirs.close()
+
+    for name in sorted(ex.PROFILES):
+        together, alone = asyncio.run(scenario(v2c_target(sim.port, name)))
+        assert list(together.values()) == alone, name
+
+
+def test_side_by_side_walk_remembers_the_table_size(agent: Agent) -> None:
+    target = v2c_target(agent.port, SNMPD_COMMUNITY)
+
+    async def scenario() -> tuple[int, int, list[dict[str, list[VarBind]]]]:
+        client = EngineClient()
+        try:
+            first = await client.walk_columns(target, INTERFACE_COLUMNS)
+            sent = client.community.sent
+            second = await client.walk_columns(target, INTERFACE_COLUMNS)
+            return sent, client.community.sent - sent, [first, second]
+        finally:
+            client.close()
+
+    first_requests, second_requests, (first, second) = asyncio.run(scenario())
+    assert [[vb.oid for vb in rows] for rows in first.values()] == [
+        [vb.oid for vb in rows] for rows in second.values()
+    ]
+    assert all(first.values())
+    assert second_requests == 1 <= first_requests

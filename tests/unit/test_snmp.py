@@ -21,7 +21,7 @@ from exporter.inventory.model import (
 )
 from exporter.inventory.profiles import load_profiles
 from exporter.pollers.resolver import Resolver
-from exporter.pollers.snmp import SnmpPoller, SnmpResult
+from exporter.pollers.snmp import SnmpPoller, SnmpResult, map_profile
 from exporter.pollers.snmp_client import SnmpType, VarBind
 from tests import snmp_expectations as ex
 from tests.conftest import require
@@ -164,3 +164,13 @@ def test_scalars_the_agent_lacks_are_counted_as_no_such_object() -> None:
     # The ups profile has 7 scalars, none of which this agent has; uptime is there.
     assert result.errors == (("no_such_object", 7),)
     assert ex.reported(result.samples)[("tps_device_uptime_seconds", ())] == 123.45
+
+
+@pytest.mark.parametrize(("ticks", "seconds"), [(70, 0.7), (123456, 1234.56), (29, 0.29)])
+def test_timeticks_become_the_seconds_they_are_without_float_noise(
+    ticks: int, seconds: float
+) -> None:
+    oid = "1.3.6.1.2.1.1.3.0"
+    samples = map_profile(PROFILES["system"], {oid: VarBind(oid, SnmpType.TIMETICKS, ticks)}, {})
+    [uptime] = [s for s in samples if s.metric == "tps_device_uptime_seconds"]
+    assert repr(uptime.value) == repr(seconds)

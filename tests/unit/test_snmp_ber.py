@@ -151,7 +151,7 @@ def test_random_corruption_never_raises_anything_but_a_clear_error() -> None:
         (lambda d: b"\x30\x80" + d[2:], "bad length form"),
         (lambda d: b"\x30\x84\xff\xff\xff\xff" + d[2:], "runs past"),
         (lambda d: d.replace(b"\x04\x0aBTS", b"\x40\x0aBTS"), "IpAddress of 10 bytes"),
-        (lambda d: d.replace(b"\x04\x0aBTS", b"\x04\x0bBTS"), "runs past"),
+        (lambda d: d.replace(b"\x04\x0aBTS", b"\x04\x0bBTS"), "lengths disagree"),
         (lambda d: d.replace(b"\x43\x03", b"\x49\x03"), "unknown value tag 0x49"),
     ],
 )
