@@ -9,7 +9,8 @@ import ctypes
 import gc
 import logging
 import multiprocessing
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -19,6 +20,7 @@ from exporter.inventory.model import Check, Config, Device, Inventory
 from exporter.inventory.nodes import ConfigLoadError
 from exporter.pollers.icmp import EchoTransport, IcmpPoller
 from exporter.pollers.resolver import Resolver
+from exporter.pollers.results import PingResult
 from exporter.pollers.scheduler import Scheduler
 from exporter.pollers.snmp import SnmpPoller
 from exporter.pollers.snmp_client import SnmpClient
@@ -97,6 +99,7 @@ class Exporter:
             lambda device: device.icmp.interval,
             self.stats.poll_lag["icmp"],
             on_skip=lambda: self.stats.polls_skipped.update(["icmp"]),
+            begin=self._begin_icmp,
         )
         self.stats.overdue["icmp"] = self.scheduler.overdue
         self.snmp = SnmpPoller(snmp_client, self.resolver, config.snmp_auths, config.profiles)
@@ -197,6 +200,20 @@ class Exporter:
 
     async def _poll_icmp(self, device: Device) -> None:
         result = await self._timed("icmp", self.icmp.poll(device))
+        self._record_ping(device, result)
+
+    def _begin_icmp(self, device: Device, finished: Callable[[], None]) -> bool:
+        """Start an ICMP poll without a task; the store gets its result when it ends."""
+        started = time.monotonic()
+
+        def done(result: PingResult) -> None:
+            self.stats.poll_duration["icmp"].observe(time.monotonic() - started)
+            finished()
+            self._record_ping(device, result)
+
+        return self.icmp.start(device, done)
+
+    def _record_ping(self, device: Device, result: PingResult) -> None:
         self.store.record_ping(device.id, result)
         if not result.ok:
             log.debug(

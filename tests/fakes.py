@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,21 @@ class FakeTransport:
     # Wait out the timeout when nothing answers, like the real transport does.
     real_timeouts: bool = False
     calls: list[tuple[str, float]] = field(default_factory=list)
+
+    def start(
+        self,
+        address: IPAddress,
+        count: int,
+        spacing: float,
+        timeout: float,
+        on_done: Callable[[PingResult], None],
+    ) -> asyncio.Task[None]:
+        """Run `ping` in a task and hand its result to `on_done`, as the real one does."""
+
+        async def run() -> None:
+            on_done(await self.ping(address, count, spacing, timeout))
+
+        return asyncio.get_running_loop().create_task(run())
 
     async def ping(
         self, address: IPAddress, count: int, spacing: float, timeout: float

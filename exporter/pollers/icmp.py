@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from typing import Protocol
 
 from exporter.inventory.model import Device
@@ -21,6 +22,17 @@ class EchoTransport(Protocol):
         """Send `count` echoes and return the round trips of those answered in time."""
         ...
 
+    def start(
+        self,
+        address: IPAddress,
+        count: int,
+        spacing: float,
+        timeout: float,
+        on_done: Callable[[PingResult], None],
+    ) -> object:
+        """Start the same without a task; `on_done` gets the result."""
+        ...
+
 
 class IcmpPoller:
     """The ICMP check of one device, with its own settings."""
@@ -30,6 +42,15 @@ class IcmpPoller:
     def __init__(self, transport: EchoTransport, resolver: Resolver) -> None:
         self.transport = transport
         self.resolver = resolver
+
+    def start(self, device: Device, on_done: Callable[[PingResult], None]) -> bool:
+        """Start a poll without a task if the address needs no lookup; say whether it did."""
+        address = self.resolver.literal(device.address)
+        if address is None:
+            return False
+        settings = device.icmp
+        self.transport.start(address, settings.count, settings.spacing, settings.timeout, on_done)
+        return True
 
     async def poll(self, device: Device) -> PingResult:
         """Ping a device once with its settings; a failed lookup is a result, not an error."""

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import heapq
 import ipaddress
 import logging
+import math
 import os
 import socket
 import struct
 import time
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -49,15 +50,19 @@ class IcmpPermissionError(RuntimeError):
 
 @dataclass(slots=True)
 class _Probe:
-    """The echoes of one poll in flight."""
+    """The echoes of one poll in flight, and what to call when it ends."""
 
     count: int
     timeout: float
-    done: asyncio.Future[None]
+    host: str
+    fs: _FamilySocket
+    on_done: Callable[[PingResult], None]
     sent_at: list[float] = field(default_factory=list)
     rtts: list[float | None] = field(default_factory=list)
+    keys: list[tuple[str, int]] = field(default_factory=list)
     outstanding: int = 0
     all_sent: bool = False
+    finished: bool = False
     failure: Failure | None = None
     detail: str = ""
 
@@ -74,9 +79,27 @@ class _Probe:
         self.finish_if_complete()
 
     def finish_if_complete(self) -> None:
-        """Wake the poll once every echo sent has been answered."""
-        if self.all_sent and self.outstanding <= 0 and not self.done.done():
-            self.done.set_result(None)
+        """End the poll once every echo sent has been answered."""
+        if self.all_sent and self.outstanding <= 0:
+            self.finish()
+
+    def finish(self) -> None:
+        """End the poll now (all answered, or its deadline): forget its echoes, report."""
+        if self.finished:
+            return
+        self.finished = True
+        for key in self.keys:
+            self.fs.pending.pop(key, None)
+        rtts = tuple(r for r in self.rtts if r is not None)
+        failure = None if rtts else (self.failure or Failure.TIMEOUT)
+        self.on_done(PingResult(sent=len(self.sent_at), rtts=rtts, failure=failure,
+                                address=self.host, detail=self.detail))  # fmt: skip
+
+    def cancel(self) -> None:
+        """Stop without reporting: planned echoes become no-ops."""
+        self.finished = True
+        for key in self.keys:
+            self.fs.pending.pop(key, None)
 
 
 class _FamilySocket:
@@ -126,8 +149,10 @@ class IcmpTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sockets: dict[socket.AddressFamily, _FamilySocket] = {}
         self._unavailable: dict[socket.AddressFamily, str] = {}
-        self._agenda: list[tuple[float, int, _Action]] = []
-        self._counter = 0
+        # Planned echoes and deadlines by ticker slot: O(1) to plan and to run, where a heap of
+        # 300,000 entries cost more than the sends themselves.
+        self._slots: dict[int, list[_Action]] = {}
+        self._cursor = 0  # the next slot to run
         self._ticker: asyncio.TimerHandle | None = None
         self._ident = os.getpid() & 0xFFFF
         self._cookie = os.urandom(icmp_wire.COOKIE_SIZE)
@@ -169,57 +194,74 @@ class IcmpTransport:
         self, address: IPAddress, count: int, spacing: float, timeout: float
     ) -> PingResult:
         """Send `count` echoes `spacing` apart; wait until each is answered or `timeout` passes."""
+        assert self._loop is not None
+        done: asyncio.Future[PingResult] = self._loop.create_future()
+        probe = self.start(address, count, spacing, timeout, lambda r: _settle(done, r))
+        try:
+            return await done
+        finally:
+            if probe is not None and not probe.finished:  # cancelled: forget its echoes
+                probe.cancel()
+
+    def start(
+        self,
+        address: IPAddress,
+        count: int,
+        spacing: float,
+        timeout: float,
+        on_done: Callable[[PingResult], None],
+    ) -> _Probe | None:
+        """Start a poll without a task: `on_done` gets its result when it ends."""
         family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
         fs = self._sockets.get(family)
         host = str(address)
         if fs is None:
             reason = self._unavailable.get(family, "transport not open")
-            return PingResult.failed(Failure.SEND_ERROR, reason, host)
-        loop = self._loop
-        assert loop is not None
-        probe = _Probe(count, timeout, loop.create_future())
-        keys: list[tuple[str, int]] = []
-        start = loop.time()
-        self._send(fs, host, probe, keys, count == 1)
+            on_done(PingResult.failed(Failure.SEND_ERROR, reason, host))
+            return None
+        assert self._loop is not None
+        probe = _Probe(count, timeout, host, fs, on_done)
+        start = self._loop.time()
+        self._send(probe, count == 1)
         # Later echoes and the deadline go on the transport's agenda, not the loop's timers.
         for index in range(1, count):
-            self._plan(start + index * spacing, (fs, host, probe, keys, index == count - 1))
+            self._plan(start + index * spacing, (probe, index == count - 1))
         self._plan(start + (count - 1) * spacing + timeout, probe)
-        try:
-            await probe.done
-        finally:
-            if not probe.done.done():  # cancelled: make its planned echoes no-ops
-                probe.done.cancel()
-            for key in keys:
-                fs.pending.pop(key, None)
-        return _result(probe, host)
+        return probe
 
     def _plan(self, when: float, action: _Action) -> None:
         """Do `action` (send an echo, or expire a poll) at `when`, on the shared ticker."""
-        self._counter += 1
-        heapq.heappush(self._agenda, (when, self._counter, action))
-        if self._ticker is None and self._loop is not None:
+        assert self._loop is not None
+        if self._ticker is None:  # idle until now: nothing before this moment is left to run
+            self._cursor = int(self._loop.time() / _TICK)
             self._ticker = self._loop.call_later(_TICK, self._tick)
+        slot = max(math.ceil(when / _TICK), self._cursor)  # never early
+        actions = self._slots.get(slot)
+        if actions is None:
+            self._slots[slot] = [action]
+        else:
+            actions.append(action)
 
     def _tick(self) -> None:
         """Run every planned action that is due; one wake-up serves every poll in flight."""
         assert self._loop is not None
-        now = self._loop.time()
-        agenda = self._agenda
-        while agenda and agenda[0][0] <= now:
-            action = heapq.heappop(agenda)[2]
-            if isinstance(action, _Probe):
-                _expire(action.done)
-            else:
-                self._send(*action)
-        self._ticker = self._loop.call_later(_TICK, self._tick) if agenda else None
+        now_slot = int(self._loop.time() / _TICK)
+        slots = self._slots
+        while self._cursor <= now_slot and slots:
+            actions = slots.pop(self._cursor, None)
+            self._cursor += 1
+            for action in actions or ():
+                if isinstance(action, _Probe):
+                    action.finish()
+                else:
+                    self._send(*action)
+        self._ticker = self._loop.call_later(_TICK, self._tick) if slots else None
 
-    def _send(
-        self, fs: _FamilySocket, host: str, probe: _Probe, keys: list[tuple[str, int]], last: bool
-    ) -> None:
+    def _send(self, probe: _Probe, last: bool) -> None:
         """Send one echo of a poll now; after the last, the poll ends once all are answered."""
-        if probe.done.done() or probe.failure is Failure.SEND_ERROR:
+        if probe.finished or probe.failure is Failure.SEND_ERROR:
             return
+        fs, host = probe.fs, probe.host
         self._seq = (self._seq + 1) & 0xFFFF
         key = (host, self._seq)
         fs.pending[key] = (probe, len(probe.sent_at))
@@ -232,7 +274,7 @@ class IcmpTransport:
             probe.all_sent = True
             probe.finish_if_complete()
             return
-        keys.append(key)
+        probe.keys.append(key)
         probe.sent_at.append(time.monotonic())
         probe.rtts.append(None)
         probe.outstanding += 1
@@ -241,20 +283,12 @@ class IcmpTransport:
             probe.finish_if_complete()
 
 
-_Action = typing.Union["_Probe", tuple["_FamilySocket", str, "_Probe", list[tuple[str, int]], bool]]
+_Action = typing.Union["_Probe", tuple["_Probe", bool]]
 
 
-def _expire(done: asyncio.Future[None]) -> None:
+def _settle(done: asyncio.Future[PingResult], result: PingResult) -> None:
     if not done.done():
-        done.set_result(None)
-
-
-def _result(probe: _Probe, host: str) -> PingResult:
-    rtts = tuple(r for r in probe.rtts if r is not None)
-    failure = None if rtts else (probe.failure or Failure.TIMEOUT)
-    return PingResult(
-        sent=len(probe.sent_at), rtts=rtts, failure=failure, address=host, detail=probe.detail
-    )
+        done.set_result(result)
 
 
 def _open(family: int, mode: SocketMode) -> tuple[socket.socket, bool]:

@@ -43,14 +43,22 @@ class Resolver:
         # Parsed literals (None for hostnames): most devices have an IP address, every cycle.
         self._literals: dict[str, IPAddress | None] = {}
 
+    def literal(self, address: str) -> IPAddress | None:
+        """Return the address if it is an IP literal (no lookup needed), else None."""
+        try:
+            return self._literals[address]
+        except KeyError:
+            pass
+        try:
+            parsed: IPAddress | None = ipaddress.ip_address(address)
+        except ValueError:
+            parsed = None
+        self._literals[address] = parsed
+        return parsed
+
     async def resolve(self, address: str, family: AddressFamily) -> IPAddress:
         """Return the IP address to poll for a device address, or raise `ResolveError`."""
-        if address not in self._literals:
-            try:
-                self._literals[address] = ipaddress.ip_address(address)
-            except ValueError:
-                self._literals[address] = None
-        literal = self._literals[address]
+        literal = self.literal(address)
         if literal is not None:
             return literal
         key = (address, family)

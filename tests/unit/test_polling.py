@@ -115,6 +115,41 @@ def test_set_devices_adds_and_removes_while_running(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+def test_polls_started_without_a_task_are_skipped_while_running_and_fall_back(
+    tmp_path: Path,
+) -> None:
+    began: list[str] = []
+    tasked: list[str] = []
+    skipped: list[int] = []
+    in_flight: list[object] = []
+
+    async def poll(device: Device) -> None:
+        tasked.append(device.id)
+
+    def begin(device: Device, finished: object) -> bool:
+        if device.address != "127.0.0.1":
+            return False  # like a hostname that needs a lookup: the scheduler makes a task
+        began.append(device.id)
+        if len(began) == 1:
+            in_flight.append(finished)  # the first poll of "slow" hangs: the next is skipped
+        else:
+            finished()  # type: ignore[operator]
+        return True
+
+    async def scenario() -> None:
+        scheduler = Scheduler(poll, lambda d: d.icmp.interval, Histogram((1.0,)),
+                              lambda: skipped.append(1), begin=begin)  # fmt: skip
+        scheduler.set_devices(devices(tmp_path, ("slow", "127.0.0.1"), ("named", "127.0.0.2")))
+        await _run_for(scheduler, 0.65)  # two or three slots: later ones find it still running
+        assert began == ["slow"] and len(skipped) >= 1
+        in_flight.pop()()  # type: ignore[operator]
+        await _run_for(scheduler, 0.65)
+        assert began.count("slow") >= 2
+
+    asyncio.run(scenario())
+    assert set(tasked) == {"named"} and len(tasked) >= 3
+
+
 def test_resolver_caches_refreshes_and_reports_failures() -> None:
     calls: list[str] = []
     answers: dict[str, list[str] | Exception] = {"rtr.example": ["127.0.0.7"]}
