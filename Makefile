@@ -51,5 +51,6 @@ example: venv ## Regenerate targets/ from ../shared/data/idn-area
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts
 
-bench: deps venv ## Measure tps-exporter beside fping, blackbox_exporter and prometheus_client
+bench: deps venv ## Measure tps-exporter beside fping, blackbox_exporter, snmp_exporter and others
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

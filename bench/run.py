@@ -1,11 +1,12 @@
 """`make bench`: tps-exporter beside its peers, on the same targets, in one run.
 
 Workloads (see docs/benchmarks.md for the figures and how to read them):
-  icmp        tps-exporter (the whole process: scheduler, store) vs fping vs blackbox_exporter,
+  icmp        tps-exporter (the whole process: scheduler, store) vs fping vs blackbox_exporter
+              (probes spread over 20 s as Prometheus drives it, and back to back),
               N devices x 3 echoes, 1% dead devices in a namespace this script creates;
               also: live devices reported alive, RSS, event-loop lag and scrape latency
   snmp        GET of 5 scalars and a GETBULK walk of ifTable+ifXTable (48 interfaces, 1,920
-              values) vs pysnmp, snmp_exporter and net-snmp; 2,000 10-interface routers per
+              values) vs pysnmp, puresnmp, ezsnmp, snmp_exporter and net-snmp; 2,000 routers per
               cycle, the whole exporter process vs snmp_exporter (bench/snmp.py)
   exposition  a scrape of N sites with all their series vs prometheus_client on the same samples
 

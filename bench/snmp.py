@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,7 +191,7 @@ def engine_run(engine: str, workload: str, address: str, repeat: int, concurrenc
         check=True,
     )
     figures = json.loads(out.stdout.strip().splitlines()[-1])
-    tool = {"own": "tps-exporter", "pysnmp": "pysnmp"}[engine]
+    tool = {"own": "tps-exporter"}.get(engine, engine)
     return Row(
         f"snmp-{workload}",
         tool,
@@ -204,38 +204,68 @@ def engine_run(engine: str, workload: str, address: str, repeat: int, concurrenc
 
 
 async def _drive(engine: str, workload: str, address: str, repeat: int, concurrency: int) -> None:
-    from exporter.inventory.model import Secret, SnmpAuth, SnmpVersion  # noqa: PLC0415
-    from exporter.pollers.snmp_client import SnmpTarget  # noqa: PLC0415
-
-    if engine == "own":
-        from exporter.pollers.snmp_udp import EngineClient  # noqa: PLC0415
-
-        client: object = EngineClient(concurrency)
-    else:
-        from exporter.pollers.snmp_pysnmp import PysnmpClient  # noqa: PLC0415
-
-        client = PysnmpClient(concurrency)
-    auth = SnmpAuth("bench", SnmpVersion.V2C, community=Secret(COMMUNITY))
-    target = SnmpTarget(address, 161, auth, timeout=5.0, retries=1, max_repetitions=25)
-
-    async def once() -> int:
-        if workload == "get":
-            return len(await client.get(target, SCALARS))  # type: ignore[attr-defined]
-        walks = [client.walk(target, oid) for oid in TABLES]  # type: ignore[attr-defined]
-        return sum(len(rows) for rows in await asyncio.gather(*walks))
-
-    await once()  # warm-up: sockets, caches
+    """Run `repeat` GETs or table walks with one engine; print its CPU and values as JSON."""
+    once = _engine(engine, address, concurrency)
+    await once(workload)  # warm-up: sockets, caches
     limit = asyncio.Semaphore(concurrency)
 
     async def bounded() -> int:
         async with limit:
-            return await once()
+            return await once(workload)
 
     cpu, wall = time.process_time(), time.monotonic()
     counts = await asyncio.gather(*(bounded() for _ in range(repeat)))
     cpu, wall = time.process_time() - cpu, time.monotonic() - wall
-    client.close()  # type: ignore[attr-defined]
     print(json.dumps({"cpu_s": cpu, "wall_s": wall, "varbinds": sum(counts), "requests": repeat}))
+
+
+def _engine(engine: str, address: str, concurrency: int) -> Callable[[str], Awaitable[int]]:
+    """Return a function doing one GET of the scalars or one walk of both tables."""
+    if engine in {"own", "pysnmp"}:
+        from exporter.inventory.model import Secret, SnmpAuth, SnmpVersion  # noqa: PLC0415
+        from exporter.pollers.snmp_client import SnmpTarget  # noqa: PLC0415
+        from exporter.pollers.snmp_pysnmp import PysnmpClient  # noqa: PLC0415
+        from exporter.pollers.snmp_udp import EngineClient  # noqa: PLC0415
+
+        client = EngineClient(concurrency) if engine == "own" else PysnmpClient(concurrency)
+        auth = SnmpAuth("bench", SnmpVersion.V2C, community=Secret(COMMUNITY))
+        target = SnmpTarget(address, 161, auth, timeout=5.0, retries=1, max_repetitions=25)
+
+        async def ours(workload: str) -> int:
+            if workload == "get":
+                return len(await client.get(target, SCALARS))
+            tables = await asyncio.gather(*(client.walk(target, oid) for oid in TABLES))
+            return sum(map(len, tables))
+
+        return ours
+    if engine == "puresnmp":
+        from puresnmp import V2C, Client  # noqa: PLC0415
+        from x690.types import ObjectIdentifier  # noqa: PLC0415
+
+        pure = Client(address, V2C(COMMUNITY))
+        scalars = [ObjectIdentifier(o) for o in SCALARS]
+        tables = [ObjectIdentifier(o) for o in TABLES]
+
+        async def puresnmp(workload: str) -> int:
+            if workload == "get":
+                return len([(str(v),) for v in await pure.multiget(scalars)])
+            return len([(str(vb.oid), vb.value) async for vb in pure.bulkwalk(tables, 25)])
+
+        return puresnmp
+    from ezsnmp import Session  # noqa: PLC0415
+
+    # net-snmp's C library through SWIG; it blocks, so it runs one request at a time.
+    session = Session(hostname=address, community=COMMUNITY, version=2, timeout=5, retries=1)
+
+    async def ezsnmp(workload: str) -> int:
+        results = (
+            session.get(SCALARS)
+            if workload == "get"
+            else [r for oid in TABLES for r in session.bulk_walk(oid)]
+        )
+        return len([(r.oid, r.value, r.type) for r in results])  # as Python values, as we do
+
+    return ezsnmp
 
 
 # ---------------------------------------------------------------- snmp_exporter and net-snmp
@@ -505,7 +535,9 @@ def run_all(workdir: Path, quick: bool) -> list[Row]:
                 flush=True,
             )
             rows.append(engine_run("own", workload, agent, repeat, concurrency))
-            rows.append(engine_run("pysnmp", workload, agent, max(repeat // 4, 5), concurrency))
+            for engine, share in (("pysnmp", 4), ("puresnmp", 2), ("ezsnmp", 2)):
+                rows.append(engine_run(engine, workload, agent, max(repeat // share, 5),
+                                       concurrency))  # fmt: skip
             module, each = ("scalars5", 5) if workload == "get" else ("tables", walk_size)
             rows.append(snmp_exporter_run(port, pid, module, [agent] * repeat, each, concurrency))
             rows.append(net_snmp_run(workload, agent, max(repeat // 10, 5)))
