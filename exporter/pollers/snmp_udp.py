@@ -127,6 +127,7 @@ class CommunityClient:
         self._next_id = random.randrange(1, 2**31 - 1)
         # (address, port, first column, columns) -> (rows last walk, values per reply)
         self._rows: dict[tuple[str, int, str, int], tuple[int, int]] = {}
+        self._closed = False
         self.sent = 0  # request datagrams, retries included
         self.stray = 0  # replies nobody waits for (late, duplicated, or from the wrong address)
         self.malformed = 0  # datagrams that do not decode as a response
@@ -212,6 +213,7 @@ class CommunityClient:
 
     def close(self) -> None:
         """Close the sockets; requests still waiting end as timeouts."""
+        self._closed = True
         for transport in self._transports.values():
             transport.close()
         self._transports.clear()
@@ -272,6 +274,8 @@ class CommunityClient:
                         timer.cancel()
                     if response is not None:
                         return response
+                    if self._closed:
+                        break  # no retries into a closed socket
             finally:
                 self._pending.pop(request_id, None)
         raise SnmpTimeoutError(f"no answer from {peer[0]}:{peer[1]} in {target.timeout:g}s "
