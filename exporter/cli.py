@@ -14,6 +14,7 @@ from aiohttp import web
 
 from exporter import __version__, logs
 from exporter.exposition.web import make_app
+from exporter.exposition.webconfig import WebConfig, load_web_config, server_context
 from exporter.inventory.model import Check, Config, Device, Inventory
 from exporter.inventory.nodes import ConfigLoadError
 from exporter.pollers.icmp import IcmpPoller
@@ -39,7 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(source)
     if args.command == "probe":
         return asyncio.run(_probe(source, args.device_id, args.icmp_socket))
-    return asyncio.run(_serve(source, args.web_listen_address, args.icmp_socket))
+    web_config = _web_config_or_report(args.web_config_file)
+    if web_config is None:
+        return EXIT_CONFIG
+    return asyncio.run(_serve(source, args.web_listen_address, args.icmp_socket, web_config))
 
 
 def _common(parser: argparse.ArgumentParser, default: object) -> None:
@@ -85,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tps-exporter {__version__}")
     parser.add_argument("--web.listen-address", dest="web_listen_address", default=DEFAULT_LISTEN,
                         help=f"where to serve /metrics (default {DEFAULT_LISTEN})")  # fmt: skip
+    parser.add_argument("--web.config.file", dest="web_config_file", type=Path, default=None,
+                        help="TLS and basic auth (Prometheus exporter-toolkit format)")  # fmt: skip
     _common(parser, None)
     parser.set_defaults(command="run")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -115,6 +121,18 @@ def _load_or_report(source: Source, isolated: bool = False) -> tuple[Config, Inv
         return source.load_isolated() if isolated else source.load()
     except ConfigLoadError as exc:
         print(f"{len(exc.errors)} error(s) in the configuration or inventory:", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error}", file=sys.stderr)
+        return None
+
+
+def _web_config_or_report(path: Path | None) -> WebConfig | None:
+    if path is None:
+        return WebConfig()
+    try:
+        return load_web_config(path)
+    except ConfigLoadError as exc:
+        print(f"{len(exc.errors)} error(s) in the web configuration:", file=sys.stderr)
         for error in exc.errors:
             print(f"  {error}", file=sys.stderr)
         return None
@@ -213,7 +231,7 @@ def parse_listen_address(text: str) -> tuple[str | None, int]:
     return (host or None), int(port)
 
 
-async def _serve(source: Source, listen: str, mode: SocketMode) -> int:
+async def _serve(source: Source, listen: str, mode: SocketMode, web_config: WebConfig) -> int:
     try:
         host, port = parse_listen_address(listen)
     except ValueError as exc:
@@ -229,10 +247,11 @@ async def _serve(source: Source, listen: str, mode: SocketMode) -> int:
     snmp_client = EngineClient(loaded[0].snmp_max_concurrent)
     exporter = Exporter(source, *loaded, transport, snmp_client)
     exporter.stats.socket_kinds = transport.socket_kinds
-    runner = web.AppRunner(make_app(exporter), access_log=None, handle_signals=False)
+    runner = web.AppRunner(make_app(exporter, web_config), access_log=None, handle_signals=False)
     await runner.setup()
+    tls = server_context(web_config.tls) if web_config.tls else None
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=tls).start()
     except OSError as exc:
         print(f"cannot listen on {listen}: {exc.strerror or exc}", file=sys.stderr)
         await runner.cleanup()
@@ -240,7 +259,8 @@ async def _serve(source: Source, listen: str, mode: SocketMode) -> int:
         return EXIT_USAGE
     exporter.start()
     sockets = ",".join(f"{family}={kind}" for family, kind in transport.socket_kinds.items())
-    log.info("listening", extra={"address": listen, "icmp_sockets": sockets})
+    secured = {"tls": tls is not None, "basic_auth": bool(web_config.users)}
+    log.info("listening", extra={"address": listen, "icmp_sockets": sockets, **secured})
     await _wait_for_signals(exporter)
     log.info("shutting down")
     await exporter.stop()

@@ -61,8 +61,11 @@ def exporter_process(
     log: Path,
     env: dict[str, str] | None = None,
     flags: Sequence[str] = (),
+    *,
+    wait: bool = True,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `tps-exporter` on a targets directory or a config file until the block ends."""
+    """Run `tps-exporter` on a targets directory or a config file until the block ends;
+    with `wait`, only once it is ready (over plain HTTP)."""
     option = "--config.file" if source.is_file() else "--targets"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -82,7 +85,8 @@ def exporter_process(
             env={**os.environ, **(env or {})},
         )
         try:
-            wait_for(f"http://127.0.0.1:{port}/-/ready")
+            if wait:
+                wait_for(f"http://127.0.0.1:{port}/-/ready")
             yield process
         finally:
             if process.poll() is None:

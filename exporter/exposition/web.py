@@ -9,14 +9,23 @@ from aiohttp import web
 
 from exporter import __version__
 from exporter.exposition.render import CONTENT_TYPE, render_stream
+from exporter.exposition.webconfig import BasicAuth, WebConfig
 from exporter.runtime import Exporter
 
 EXPORTER_KEY = web.AppKey("exporter", Exporter)
 
 
-def make_app(exporter: Exporter) -> web.Application:
-    """Return the web application serving one exporter."""
-    app = web.Application(client_max_size=64 * 1024)
+def make_app(exporter: Exporter, config: WebConfig | None = None) -> web.Application:
+    """Return the web application serving one exporter, with auth and headers if configured."""
+    config = config or WebConfig()
+    middlewares = [BasicAuth(config.users).middleware] if config.users else []
+    app = web.Application(client_max_size=64 * 1024, middlewares=middlewares)
+    if config.headers:
+
+        async def add_headers(_request: web.Request, response: web.StreamResponse) -> None:
+            response.headers.update(config.headers)
+
+        app.on_response_prepare.append(add_headers)
     app[EXPORTER_KEY] = exporter
     app.router.add_get("/", _landing)
     app.router.add_get("/metrics", _metrics)
