@@ -71,6 +71,8 @@ async def _ready(request: web.Request) -> web.Response:
 
 
 async def _reload(request: web.Request) -> web.Response:
+    # Nothing is expected in the body; reading it enforces client_max_size (413 beyond).
+    await request.read()
     errors = await request.app[EXPORTER_KEY].reload()
     if errors:
         text = "reload failed, the running inventory is kept:\n" + "\n".join(errors) + "\n"

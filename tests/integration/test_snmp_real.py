@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -459,3 +462,77 @@ def test_side_by_side_walk_remembers_the_table_size(agent: Agent) -> None:
     ]
     assert all(first.values())
     assert second_requests == 1 <= first_requests
+
+
+def test_secrets_appear_in_no_log_metric_page_or_error(agent: Agent, tmp_path: Path) -> None:
+    require_binary("snmpget")
+    user, (a, auth_pass, p, priv_pass) = "tpssha256", SNMPD_USERS["tpssha256"]
+    community = "kpu-secret-community-29"  # wrong for snmpd: that device times out
+    web_password = "web-secret-password-29"
+    import bcrypt  # noqa: PLC0415
+
+    hashed = bcrypt.hashpw(web_password.encode(), bcrypt.gensalt(4)).decode()
+    (tmp_path / "web.yml").write_text(f"basic_auth_users:\n  noc: '{hashed}'\n")
+    (tmp_path / "priv").write_text(priv_pass)
+    (tmp_path / "tps-exporter.yml").write_text(
+        "targets: [targets]\n"
+        "snmp:\n  defaults: {interval: 1s, timeout: 300ms, retries: 0}\n  auths:\n"
+        "    v2: {version: 2c, community: {env: TPS_COMMUNITY}}\n"
+        f"    v3: {{version: '3', username: {user}, auth_protocol: {a.replace('-', '')}, "
+        f"auth_password: {{env: TPS_AUTH}}, priv_protocol: {p.replace('-', '')}, "
+        "priv_password: {file: priv}}\n"
+    )
+    (tmp_path / "targets").mkdir()
+    (tmp_path / "targets" / "lab.yaml").write_text(
+        "devices:\n"
+        + "".join(
+            f"  - {{id: {v}-dev, kind: router, address: 127.0.0.1, checks: [snmp], "
+            f"snmp: {{auth: {v}, port: {agent.port}, profiles: [system]}}}}\n"
+            for v in ("v2", "v3")
+        )
+    )
+    secrets = [community, "wrong-" + auth_pass, priv_pass, web_password]
+    env = {"TPS_COMMUNITY": community, "TPS_AUTH": "wrong-" + auth_pass}
+    port = free_port()
+    log = tmp_path / "log"
+    auth = "Basic " + base64.b64encode(f"noc:{web_password}".encode()).decode()
+    seen: list[str] = []
+    flags = ["--web.config.file", str(tmp_path / "web.yml"), "--log.level=debug"]
+    with exporter_process(
+        tmp_path / "tps-exporter.yml", port, log, env=env, flags=flags, wait=False
+    ):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            metrics = authorized_get(f"http://127.0.0.1:{port}/metrics", auth)
+            if 'tps_snmp_errors_total{device="v3-dev",reason="auth"}' in metrics:
+                break
+            time.sleep(0.3)
+        seen.append(metrics)
+        assert 'tps_snmp_errors_total{device="v2-dev",reason="timeout"}' in metrics
+        seen.append(authorized_get(f"http://127.0.0.1:{port}/", auth))
+        # A reload that fails names the broken file, and nothing secret.
+        (tmp_path / "targets" / "broken.yaml").write_text("devices: [\n")
+        seen.append(authorized_get(f"http://127.0.0.1:{port}/-/reload", auth, data=b""))
+        assert "broken.yaml" in seen[-1]
+    seen.append(log.read_text())
+    assert "no SNMP answer" in seen[-1]  # the failures were logged, with their details
+    probe = subprocess.run(
+        [sys.executable, "-m", "exporter", "probe", "v3-dev", "--config.file",
+         str(tmp_path / "tps-exporter.yml")],
+        capture_output=True, text=True, timeout=60, check=False, env={**os.environ, **env},
+    )  # fmt: skip
+    seen.append(probe.stdout + probe.stderr)
+    for secret in secrets:
+        assert not any(secret in text for text in seen), secret
+
+
+def authorized_get(url: str, auth: str, data: bytes | None = None) -> str:
+    request = urllib.request.Request(url, data=data, headers={"Authorization": auth},
+                                     method="POST" if data is not None else "GET")  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(response.read().decode())
+    except urllib.error.HTTPError as exc:
+        return str(exc.read().decode())
+    except OSError:
+        return ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import socket
 import ssl
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ import bcrypt
 import pytest
 
 from tests.conftest import require_root
-from tests.stack import Prometheus, exporter_process, free_port
+from tests.stack import Prometheus, exporter_process, free_port, get
 from tests.tls import make_certificates
 
 USER, PASSWORD = "noc-kepri", "s3cret-for-tps-2029"
@@ -105,3 +106,71 @@ def test_tls_and_basic_auth_with_real_clients_and_prometheus(tmp_path: Path) -> 
         finally:
             prom.stop()
     assert PASSWORD not in log.read_text()
+
+
+def raw_request(port: int, data: bytes, timeout: float = 10) -> bytes:
+    """Send bytes as they are and return what the server answers before closing or pausing."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+                if b"\r\n\r\n" in b"".join(chunks):
+                    break
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return b"".join(chunks)
+
+
+def status_of(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.") else 0
+
+
+def rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def test_hostile_http_gets_status_codes_and_scrapes_go_on(tmp_path: Path) -> None:
+    require_root()  # raw ICMP socket for the exporter's poller
+    targets = tmp_path / "targets"
+    targets.mkdir()
+    (targets / "lab.yaml").write_text(
+        "devices:\n  - {id: rtr-lo, kind: router, address: 127.0.0.1}\n"
+    )
+    port = free_port()
+    with exporter_process(targets, port, tmp_path / "exporter.log") as process:
+        ask = lambda data: status_of(raw_request(port, data))  # noqa: E731
+        assert ask(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n") == 404
+        assert ask(b"DELETE /metrics HTTP/1.1\r\nHost: x\r\n\r\n") == 405
+        assert ask(b"GET /-/reload HTTP/1.1\r\nHost: x\r\n\r\n") == 405
+        big_header = b"X-Big: " + b"a" * 100_000 + b"\r\n"
+        assert ask(b"GET /metrics HTTP/1.1\r\nHost: x\r\n" + big_header + b"\r\n") in (400, 431)
+        assert ask(b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n") in (400, 414)
+        assert ask(b"NOT-HTTP\r\n\r\n") == 400
+        body = b"x" * 10_000_000
+        head = f"POST /-/reload HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
+        assert ask(head.encode() + body[:1_000_000]) == 413
+        before = rss(process.pid)
+        # Slow clients: 200 connections that trickle half a request and never finish it.
+        slow = []
+        for _ in range(200):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            slow.append(sock)
+        try:
+            for _ in range(5):
+                # A server held up by the slow ones would let this time out.
+                status, text = get(f"http://127.0.0.1:{port}/metrics")
+                assert status == 200 and "tps_device_up" in text
+                for sock in slow:
+                    sock.sendall(b"X-Slow: 1\r\n")
+                time.sleep(0.2)
+            assert rss(process.pid) - before < 50 * 1024 * 1024
+        finally:
+            for sock in slow:
+                sock.close()
+        assert get(f"http://127.0.0.1:{port}/-/healthy")[0] == 200
