@@ -73,33 +73,40 @@ def addresses(n: int, dead_share: float = 0.01) -> tuple[list[str], list[str]]:
     return live, dead
 
 
+def sh(*args: str, check: bool = True) -> None:
+    """Run a set-up command quietly; with `check`, fail the benchmark if it fails."""
+    subprocess.run(args, check=check, capture_output=True, timeout=30)
+
+
 @contextlib.contextmanager
-def dead_range() -> Iterator[None]:
-    """Route DEAD_NET into a namespace of our own that answers nothing; always clean up."""
-    ns, outer, inner = (
-        f"tpsbench{os.getpid() % 100000}",
-        f"tpsbo{os.getpid() % 10000}",
-        f"tpsbi{os.getpid() % 10000}",
-    )
-
-    def sh(*args: str, check: bool = True) -> None:
-        subprocess.run(args, check=check, capture_output=True, timeout=30)
-
+def linked_namespace(tag: str, host: str, peer: str, routed: str | None = None) -> Iterator[str]:
+    """Yield a namespace of our own joined to this one by a veth pair (host/30 on this side,
+    peer/30 on that one), with `routed` sent into it; always removed afterwards."""
+    ns, outer, inner = f"tpsb{tag}", f"tpso{tag}", f"tpsi{tag}"
     try:
         sh("ip", "netns", "add", ns)
         sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner)
         sh("ip", "link", "set", inner, "netns", ns)
-        sh("ip", "addr", "add", "198.18.255.1/30", "dev", outer)
+        sh("ip", "addr", "add", f"{host}/30", "dev", outer)
         sh("ip", "link", "set", outer, "up")
-        sh("ip", "netns", "exec", ns, "ip", "addr", "add", "198.18.255.2/30", "dev", inner)
+        sh("ip", "netns", "exec", ns, "ip", "addr", "add", f"{peer}/30", "dev", inner)
         sh("ip", "netns", "exec", ns, "ip", "link", "set", inner, "up")
-        # Forwarding is off in a new namespace: packets for DEAD_NET are dropped there, silently.
-        sh("ip", "route", "add", DEAD_NET, "via", "198.18.255.2")
-        yield
+        if routed:
+            sh("ip", "route", "add", routed, "via", peer)
+        yield ns
     finally:
-        sh("ip", "route", "del", DEAD_NET, check=False)
+        if routed:
+            sh("ip", "route", "del", routed, check=False)
         sh("ip", "link", "del", outer, check=False)
         sh("ip", "netns", "del", ns, check=False)
+
+
+@contextlib.contextmanager
+def dead_range() -> Iterator[None]:
+    """Route DEAD_NET into a namespace of our own that answers nothing; always clean up."""
+    # Forwarding is off in a new namespace: packets for DEAD_NET are dropped there, silently.
+    with linked_namespace(f"dead{os.getpid() % 10000}", "198.18.255.1", "198.18.255.2", DEAD_NET):
+        yield
 
 
 # ---------------------------------------------------------------- process figures

@@ -26,9 +26,11 @@ from bench.run import (
     Row,
     free_port,
     http_get,
+    linked_namespace,
     metric_sum,
     peer_exporter,
     process_cpu,
+    sh,
     wait_ready,
 )
 
@@ -65,10 +67,6 @@ IFX_COLUMNS = {
 }
 
 
-def sh(*args: str, check: bool = True) -> None:
-    subprocess.run(args, check=check, capture_output=True, timeout=30)
-
-
 @dataclass
 class Agent:
     """A running snmpd in its namespace."""
@@ -86,70 +84,39 @@ def snmp_agent(
     name: str, interfaces: int, host: str, agent: str, local_range: str | None = None
 ) -> Iterator[Agent]:
     """Run snmpd in a new namespace with `interfaces` interfaces (lo and veths); clean up."""
-    tag = f"{name}{os.getpid() % 10000}"
-    ns, outer, inner = f"tpsb{tag}", f"tpso{tag}", f"tpsi{tag}"
     work = Path(tempfile.mkdtemp(prefix="tps-bench-snmpd-"))
     process = None
-    try:
-        sh("ip", "netns", "add", ns)
-        sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner)
-        sh("ip", "link", "set", inner, "netns", ns)
-        sh("ip", "addr", "add", f"{host}/30", "dev", outer)
-        sh("ip", "link", "set", outer, "up")
+    tag = f"{name}{os.getpid() % 10000}"
+    with linked_namespace(tag, host, agent, local_range) as ns:
         inside = ("ip", "netns", "exec", ns)
-        sh(*inside, "ip", "addr", "add", f"{agent}/30", "dev", inner)
-        sh(*inside, "ip", "link", "set", inner, "up")
-        sh(*inside, "ip", "link", "set", "lo", "up")
-        for pair in range((interfaces - 2) // 2):  # lo and the veth end are two already
-            sh(
-                *inside,
-                "ip",
-                "link",
-                "add",
-                f"p{pair}a",
-                "type",
-                "veth",
-                "peer",
-                "name",
-                f"p{pair}b",
+        try:
+            sh(*inside, "ip", "link", "set", "lo", "up")
+            for pair in range((interfaces - 2) // 2):  # lo and the veth end are two already
+                a, b = f"p{pair}a", f"p{pair}b"
+                sh(*inside, "ip", "link", "add", a, "type", "veth", "peer", "name", b)
+                sh(*inside, "ip", "link", "set", a, "up")
+                sh(*inside, "ip", "link", "set", b, "up")
+            if local_range:  # every address of the range is the agent's own
+                sh(*inside, "ip", "route", "add", "local", local_range, "dev", "lo")
+            (work / "snmpd.conf").write_text(
+                f"agentAddress udp:161\nrocommunity {COMMUNITY}\ndontLogTCPWrappersConnects yes\n"
             )
-            sh(*inside, "ip", "link", "set", f"p{pair}a", "up")
-            sh(*inside, "ip", "link", "set", f"p{pair}b", "up")
-        if local_range:
-            sh("ip", "route", "add", local_range, "via", agent)
-            sh(*inside, "ip", "route", "add", "local", local_range, "dev", "lo")
-        (work / "snmpd.conf").write_text(
-            f"agentAddress udp:161\nrocommunity {COMMUNITY}\ndontLogTCPWrappersConnects yes\n"
-        )
-        env = {**os.environ, "SNMP_PERSISTENT_DIR": str(work), "MIBS": ""}
-        binary = shutil.which("snmpd") or "/usr/sbin/snmpd"
-        process = subprocess.Popen(
-            [
-                *inside,
-                binary,
-                "-f",
-                "-Lo",
-                "-C",
-                "-c",
-                str(work / "snmpd.conf"),
-                "-p",
-                str(work / "pid"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        wait_snmp(agent)
-        yield Agent(ns, process)
-    finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=30)
-        if local_range:
-            sh("ip", "route", "del", local_range, check=False)
-        sh("ip", "link", "del", outer, check=False)
-        sh("ip", "netns", "del", ns, check=False)
-        shutil.rmtree(work, ignore_errors=True)
+            env = {**os.environ, "SNMP_PERSISTENT_DIR": str(work), "MIBS": ""}
+            binary = shutil.which("snmpd") or "/usr/sbin/snmpd"
+            config, pid = str(work / "snmpd.conf"), str(work / "pid")
+            process = subprocess.Popen(
+                [*inside, binary, "-f", "-Lo", "-C", "-c", config, "-p", pid],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+            wait_snmp(agent)
+            yield Agent(ns, process)
+        finally:
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def wait_snmp(address: str, seconds: float = 30) -> None:
@@ -429,7 +396,7 @@ def router_addresses(n: int) -> list[str]:
 ROUTER_INTERVAL = 30
 
 
-def ours_routers(n: int, workdir: Path, interval: int) -> Row:
+def ours_routers(n: int, workdir: Path, interval: int, varbinds_each: int) -> Row:
     """The exporter process polling n router-shaped devices over SNMP for one full cycle."""
     lines = ["devices:"]
     lines += [
@@ -483,7 +450,7 @@ def ours_routers(n: int, workdir: Path, interval: int) -> Row:
             "tps-exporter",
             t1 - t0,
             cpu1 - cpu0,
-            int(polls) * router_varbinds(),
+            int(polls) * varbinds_each,
             "varbind",
             {"devices": n, "polls": int(polls), "snmp_up": up, "scrape_s": round(scrape_s, 3)},
         )
@@ -544,10 +511,11 @@ def run_all(workdir: Path, quick: bool) -> list[Row]:
         for row in rows:
             row.extra["varbinds_per_request"] = 5 if row.workload == "snmp-get" else walk_size
         print(f"snmp {devices} routers: tps-exporter, snmp_exporter...", file=sys.stderr)
-        rows.append(ours_routers(devices, workdir, ROUTER_INTERVAL))
+        per_router = router_varbinds()  # counted once, with net-snmp's snmpbulkwalk
+        rows.append(ours_routers(devices, workdir, ROUTER_INTERVAL, per_router))
         # Driven as Prometheus would: every target once per cycle, starts spread over it.
         rows.append(snmp_exporter_run(port, pid, "router10", router_addresses(devices),
-                                      router_varbinds(), 200, ROUTER_INTERVAL))  # fmt: skip
+                                      per_router, 200, ROUTER_INTERVAL))  # fmt: skip
     return rows
 
 

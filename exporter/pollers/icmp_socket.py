@@ -20,6 +20,7 @@ from typing import Literal
 from exporter.pollers import icmp_wire
 from exporter.pollers.icmp_wire import Answer
 from exporter.pollers.results import Failure, PingResult
+from exporter.pollers.sockets import enlarge
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,6 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _SOL_RAW = 255
 _ICMP_FILTER = 1  # linux/icmp.h: a bitmask of ICMP types a raw socket does not receive
 _ICMP6_FILTER = 1  # linux/icmpv6.h
-_BUFFER_BYTES = 4 * 1024 * 1024
 _READS_PER_WAKEUP = 256
 # Planned echoes and deadlines run on one ticker: 2 ms is finer than any spacing or timeout
 # worth setting, and a poll's RTT is measured from when its echo really left.
@@ -87,9 +87,7 @@ class _Probe:
         """End the poll now (all answered, or its deadline): forget its echoes, report."""
         if self.finished:
             return
-        self.finished = True
-        for key in self.keys:
-            self.fs.pending.pop(key, None)
+        self.cancel()
         rtts = tuple(r for r in self.rtts if r is not None)
         failure = None if rtts else (self.failure or Failure.TIMEOUT)
         self.on_done(PingResult(sent=len(self.sent_at), rtts=rtts, failure=failure,
@@ -315,12 +313,8 @@ def _open(family: int, mode: SocketMode) -> tuple[socket.socket, bool]:
 def _tune(sock: socket.socket, family: int, raw: bool) -> None:
     """Make a socket non-blocking, give it large buffers, and filter what a raw one receives."""
     sock.setblocking(False)
-    for option, forced in ((socket.SO_RCVBUF, 33), (socket.SO_SNDBUF, 32)):
-        # SO_RCVBUFFORCE/SO_SNDBUFFORCE pass the sysctl cap when privileged.
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, forced, _BUFFER_BYTES)
-        except OSError:
-            sock.setsockopt(socket.SOL_SOCKET, option, _BUFFER_BYTES)
+    enlarge(sock, socket.SO_RCVBUF)
+    enlarge(sock, socket.SO_SNDBUF)
     if not raw:
         return
     with contextlib.suppress(OSError):

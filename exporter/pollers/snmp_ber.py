@@ -151,9 +151,12 @@ def oid_after(raw: bytes, than: bytes) -> bool:
 
 
 def _arcs(raw: bytes) -> tuple[int, ...]:
+    """Return the numbers of an OID's BER contents, each arc in base 128."""
     arcs: list[int] = []
     value = 0
     for byte in raw:
+        if value == 0 and byte == 0x80:
+            raise BerError("OID arc with a leading zero byte")
         value = (value << 7) | (byte & 0x7F)
         if byte < 0x80:
             arcs.append(value)
@@ -169,18 +172,10 @@ def oid_text(raw: bytes) -> str:
         first = raw[0]
         head = f"{first // 40}.{first % 40}" if first < 80 else f"2.{first - 80}"
         return head + "".join(f".{b}" for b in raw[1:]) if len(raw) > 1 else head
-    arcs: list[int] = []
-    value = 0
-    for byte in raw:
-        if value == 0 and byte == 0x80:
-            raise BerError("OID arc with a leading zero byte")
-        value = (value << 7) | (byte & 0x7F)
-        if byte < 0x80:
-            arcs.append(value)
-            value = 0
+    arcs = _arcs(raw)
     first = arcs[0]
     numbers = [first // 40, first % 40] if first < 80 else [2, first - 80]
-    return ".".join(map(str, numbers + arcs[1:]))
+    return ".".join(map(str, [*numbers, *arcs[1:]]))
 
 
 def _value(tag: int, body: bytes) -> int | bytes | str | None:

@@ -37,8 +37,8 @@ from exporter.pollers.snmp_client import (
     SnmpType,
     VarBind,
 )
+from exporter.pollers.sockets import enlarge
 
-RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 # pysnmp's errorIndication names for credentials the agent refused.
 _AUTH_ERRORS = ("wrongDigest", "unknownUserName", "unknownSecurityName", "decryptionError",
                 "authenticationError", "unsupportedSecLevel", "unknownEngineID")  # fmt: skip
@@ -90,10 +90,8 @@ def _enlarge(transport: asyncio.DatagramTransport) -> None:
     if sock is None:
         return
     # At 200 concurrent requests the default ~208 KB overflowed and each lost reply cost a timeout.
-    for option in (33, socket.SO_RCVBUF):  # SO_RCVBUFFORCE passes the sysctl cap when privileged
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, option, RECEIVE_BUFFER_BYTES)
-            return
+    with contextlib.suppress(OSError):
+        enlarge(sock)
 
 
 class _Target4(UdpTransportTarget):  # type: ignore[misc]

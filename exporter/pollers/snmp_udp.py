@@ -36,12 +36,11 @@ from exporter.pollers.snmp_client import (
     SnmpType,
     VarBind,
 )
+from exporter.pollers.sockets import enlarge
 
 if TYPE_CHECKING:
     from exporter.pollers.snmp_pysnmp import PysnmpClient
 
-RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
-_SO_RCVBUFFORCE = 33  # passes the net.core.rmem_max cap when privileged
 _MAX_COLUMNS = 24  # columns in one GETBULK
 _MAX_VARBINDS = 600  # values asked for in one GETBULK, about 20 KB of reply
 _ROW_HINTS = 200_000  # devices whose table sizes are remembered
@@ -94,9 +93,7 @@ def _take(batch: list[_Column], response: Response) -> None:
         if not raw.startswith(column.prefix) or vb.type is SnmpType.END_OF_MIB_VIEW:
             column.done = True
             continue
-        last = column.last
-        # One byte per arc (the usual case): byte order is OID order.
-        if not (raw > last if max(raw) < 0x80 and max(last) < 0x80 else oid_after(raw, last)):
+        if not oid_after(raw, column.last):
             raise SnmpBadResponseError(f"OID not increasing after {column.current}")
         column.rows.append(vb)
         column.last = raw
@@ -298,10 +295,8 @@ class CommunityClient:
             sock = socket.socket(family, socket.SOCK_DGRAM)
             # Many agents answering at once overflow the default ~208 KB, and a lost reply
             # costs a whole timeout.
-            for option in (_SO_RCVBUFFORCE, socket.SO_RCVBUF):
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, option, RECEIVE_BUFFER_BYTES)
-                    break
+            with contextlib.suppress(OSError):
+                enlarge(sock)
             sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
             sock.setblocking(False)
             loop = asyncio.get_running_loop()

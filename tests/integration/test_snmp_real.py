@@ -36,7 +36,8 @@ from exporter.pollers.snmp import SnmpPoller, SnmpResult
 from exporter.pollers.snmp_ber import peek_request_id
 from exporter.pollers.snmp_client import MISSING, SnmpTarget, SnmpType, VarBind
 from exporter.pollers.snmp_pysnmp import PysnmpClient
-from exporter.pollers.snmp_udp import RECEIVE_BUFFER_BYTES, EngineClient
+from exporter.pollers.snmp_udp import EngineClient
+from exporter.pollers.sockets import BUFFER_BYTES
 from tests import snmp_expectations as ex
 from tests.agents import SNMPD_COMMUNITY, SNMPD_USERS, Agent, snmpd, snmpsim
 from tests.conftest import require, require_binary
@@ -286,7 +287,7 @@ def test_the_snmp_socket_gets_a_large_receive_buffer(agent: Agent, engine: type)
 
     size = asyncio.run(scenario())
     # Linux reports twice what was set; as root SO_RCVBUFFORCE passes the rmem_max cap.
-    assert size is not None and size >= RECEIVE_BUFFER_BYTES
+    assert size is not None and size >= BUFFER_BYTES
 
 
 def v2c_target(port: int, community: str, version: SnmpVersion = SnmpVersion.V2C) -> SnmpTarget:
