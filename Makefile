@@ -6,7 +6,7 @@ DEBIAN_PACKAGES := prometheus prometheus-alertmanager prometheus-blackbox-export
 CONFIG ?= tps-exporter.yml
 LISTEN ?= :9811
 
-.PHONY: run test check lint typecheck unit deps venv example clean bench
+.PHONY: run test check lint typecheck unit deps venv example clean bench soak
 
 run: venv ## Run the exporter on the example inventory (needs ICMP permission, see README)
 	$(BIN)/tps-exporter --config.file=$(CONFIG) --web.listen-address=$(LISTEN)
@@ -21,8 +21,8 @@ check: venv ## Validate the configuration and inventory
 	$(BIN)/tps-exporter check --config.file=$(CONFIG)
 
 lint: venv
-	$(BIN)/ruff check exporter tests scripts grafana bench
-	$(BIN)/ruff format --check exporter tests scripts grafana bench
+	$(BIN)/ruff check exporter tests scripts grafana bench lab
+	$(BIN)/ruff format --check exporter tests scripts grafana bench lab
 
 typecheck: venv
 	$(BIN)/mypy
@@ -50,6 +50,10 @@ example: venv ## Regenerate targets/ from ../shared/data/idn-area
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts
+
+soak: deps venv ## 10,000 TPS in the site lab for 20 minutes with faults (SOAK_MINUTES=20)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.run --only soak --soak-minutes $(or $(SOAK_MINUTES),20)
 
 bench: deps venv ## Measure tps-exporter beside fping, blackbox_exporter, snmp_exporter and others
 	$(BIN)/pip install --quiet -e '.[dev,bench]'

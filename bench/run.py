@@ -555,26 +555,10 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="10,000 devices only (about 2 minutes)"
-    )
-    parser.add_argument(
-        "--only",
-        choices=["icmp", "snmp", "exposition"],
-        action="append",
-        help="run only these workloads (default: all)",
-    )
-    args = parser.parse_args()
-    only = set(args.only or ["icmp", "snmp", "exposition"])
-    if os.geteuid() != 0:
-        print("the benchmark needs root (raw sockets and a network namespace)", file=sys.stderr)
-        return 2
-    sizes = [10_000] if args.quick else [10_000, 100_000]
+def _peers(only: set[str], sizes: list[int], quick: bool, work: Path) -> list[Row]:
+    """Run the workloads that compare tps-exporter with its peers."""
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="tps-bench-") as tmp, dead_range():
-        work = Path(tmp)
+    with dead_range():
         for n in sizes if "icmp" in only else []:
             print(f"icmp {n} devices: tps-exporter...", file=sys.stderr, flush=True)
             rows.append(ours_icmp(n, work))
@@ -588,10 +572,40 @@ def main() -> int:
         if "snmp" in only:
             from bench.snmp import run_all  # noqa: PLC0415 - it imports this module
 
-            rows.extend(run_all(work, args.quick))
+            rows.extend(run_all(work, quick))
         for n in sizes if "exposition" in only else []:
             print(f"exposition {n} sites...", file=sys.stderr, flush=True)
             rows.extend(exposition(n))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="10,000 devices only (about 2 minutes)"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["icmp", "snmp", "exposition", "soak"],
+        action="append",
+        help="run only these workloads (default: all but the soak)",
+    )
+    parser.add_argument("--soak-minutes", type=float, default=20.0,
+                        help="how long the soak runs (default 20)")  # fmt: skip
+    args = parser.parse_args()
+    only = set(args.only or ["icmp", "snmp", "exposition"])
+    if os.geteuid() != 0:
+        print("the benchmark needs root (raw sockets and a network namespace)", file=sys.stderr)
+        return 2
+    sizes = [10_000] if args.quick else [10_000, 100_000]
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="tps-bench-") as tmp:
+        work = Path(tmp)
+        if "soak" in only:  # its own lab, before the dead range is routed
+            from bench.soak import run as soak  # noqa: PLC0415 - it imports this module
+
+            rows.extend(soak(args.soak_minutes, work))
+        rows.extend(_peers(only, sizes, args.quick, work))
     print(table(rows))
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -600,7 +614,9 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count()},
         "rows": [dict(asdict(r), cpu_per_unit_us=r.cpu_per_unit_us) for r in rows],
     }
-    for name in (f"{stamp}.json", "latest.json"):
+    # A soak alone keeps its own latest, so it does not hide the last comparison with the peers.
+    latest = "latest-soak.json" if only == {"soak"} else "latest.json"
+    for name in (f"{stamp}.json", latest):
         (RESULTS / name).write_text(json.dumps(payload, indent=2))
     return 0
 

@@ -15,13 +15,14 @@ from aiohttp import web
 from exporter import __version__, logs
 from exporter.exposition.web import make_app
 from exporter.exposition.webconfig import WebConfig, load_web_config, server_context
-from exporter.inventory.model import Check, Config, Device, Inventory
+from exporter.inventory.model import Config, Inventory
 from exporter.inventory.nodes import ConfigLoadError
 from exporter.pollers.icmp import IcmpPoller
 from exporter.pollers.icmp_socket import IcmpPermissionError, IcmpTransport, SocketMode
 from exporter.pollers.resolver import Resolver
-from exporter.pollers.snmp import SnmpPoller, SnmpResult
+from exporter.pollers.snmp import SnmpPoller
 from exporter.pollers.snmp_udp import EngineClient
+from exporter.probe import probe
 from exporter.runtime import Exporter, Source
 
 log = logging.getLogger("tps_exporter")
@@ -167,49 +168,14 @@ async def _probe(source: Source, device_id: str, mode: SocketMode) -> int:
     resolver = Resolver(config.resolver.refresh_interval, config.resolver.timeout)
     client = EngineClient(config.snmp_max_concurrent)
     try:
-        result = await IcmpPoller(transport, resolver).poll(device)
-        snmp = None
-        if device.snmp is not None:
-            poller = SnmpPoller(client, resolver, config.snmp_auths, config.profiles)
-            snmp = await poller.poll(device)
+        snmp = SnmpPoller(client, resolver, config.snmp_auths, config.profiles)
+        report = await probe(device, IcmpPoller(transport, resolver), snmp)
     finally:
         transport.close()
         resolver.close()
         client.close()
-    print(_describe(device))
-    print(f"icmp     {result.address or '-'}: {result.received}/{result.sent} replies, "
-          f"loss {result.loss_ratio:.0%}")  # fmt: skip
-    if result.rtts:
-        rtts = " ".join(f"{r * 1000:.3f}" for r in result.rtts)
-        print(f"rtt      {rtts} ms (min {result.rtt_min:.6f}s avg {result.rtt_avg:.6f}s "
-              f"max {result.rtt_max:.6f}s jitter {result.jitter or 0:.6f}s)")  # fmt: skip
-    if result.failure is not None:
-        print(f"failure  {result.failure.value} {result.detail}".rstrip())
-    if snmp is not None:
-        _print_snmp(device, snmp)
-    ok = (Check.ICMP not in device.checks or result.ok) and (snmp is None or snmp.answered)
-    return 0 if ok else 1
-
-
-def _print_snmp(device: Device, snmp: SnmpResult) -> None:
-    assert device.snmp is not None
-    print(f"snmp     auth {device.snmp.auth}, profiles {', '.join(device.snmp.profiles)}: "
-          f"{'answered' if snmp.answered else 'no answer'} in {snmp.duration:.3f}s")  # fmt: skip
-    for reason, count in snmp.errors:
-        print(f"  error  {reason} x{count} {snmp.detail}".rstrip())
-    for sample in snmp.samples:
-        print(f"  {sample.metric}{{{sample.labels}}} {sample.value:g}")
-
-
-def _describe(device: Device) -> str:
-    s = device.icmp
-    return (
-        f"device   {device.id} ({device.kind.value}, {device.operator or 'no operator'}) "
-        f"defined at {device.origin}\n"
-        f"address  {device.address} (family {device.family.value})\n"
-        f"settings {s.count} echoes {s.spacing:g}s apart, timeout {s.timeout:g}s, "
-        f"every {s.interval:g}s; adequate: loss <= {s.max_loss_ratio:g}, rtt <= {s.max_rtt:g}s"
-    )
+    print(report.text(), end="")
+    return 0 if report.ok else 1
 
 
 def _open_transport(mode: SocketMode) -> IcmpTransport | None:

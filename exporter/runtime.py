@@ -110,6 +110,9 @@ class Exporter:
             on_skip=lambda: self.stats.polls_skipped.update(["snmp"]),
         )
         self.stats.overdue["snmp"] = self.snmp_scheduler.overdue
+        discarded = getattr(snmp_client, "discarded", None)
+        if discarded is not None:
+            self.stats.snmp_discarded = discarded
         self._tasks: list[asyncio.Task[None]] = []
         self._reload_lock = asyncio.Lock()
         self.ready = False

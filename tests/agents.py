@@ -18,6 +18,7 @@ from pathlib import Path
 from exporter.inventory.model import Secret, SnmpAuth, SnmpVersion
 from exporter.pollers.snmp_client import SnmpError, SnmpTarget
 from exporter.pollers.snmp_udp import EngineClient
+from lab.sites import stop_process
 
 SNMPD_COMMUNITY = "tps-lab-community"
 SNMPD_USERS = {  # user: (auth protocol, auth password, priv protocol, priv password)
@@ -70,16 +71,6 @@ def wait_until_answering(port: int, community: str, seconds: float = 30) -> None
     raise TimeoutError(f"no SNMP agent answered on 127.0.0.1:{port}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 @contextmanager
 def snmpsim(recordings: Path) -> Iterator[Agent]:
     """Serve every recording under its own community (the file's name) on a loopback port."""
@@ -109,7 +100,7 @@ def snmpsim(recordings: Path) -> Iterator[Agent]:
         wait_until_answering(port, "riello")
         yield Agent(port, log)
     finally:
-        _stop(process)
+        stop_process(process)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -141,5 +132,5 @@ def snmpd() -> Iterator[Agent]:
         wait_until_answering(port, SNMPD_COMMUNITY)
         yield Agent(port, log)
     finally:
-        _stop(process)
+        stop_process(process)
         shutil.rmtree(work, ignore_errors=True)

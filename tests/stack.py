@@ -63,13 +63,15 @@ def exporter_process(
     flags: Sequence[str] = (),
     *,
     wait: bool = True,
+    wrap: Sequence[str] = (),
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run `tps-exporter` on a targets directory or a config file until the block ends;
-    with `wait`, only once it is ready (over plain HTTP)."""
+    with `wait`, only once it is ready (over plain HTTP); `wrap` is a command that runs it."""
     option = "--config.file" if source.is_file() else "--targets"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
+                *wrap,
                 sys.executable,
                 "-m",
                 "exporter",

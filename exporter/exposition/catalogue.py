@@ -433,6 +433,13 @@ POLLS_SKIPPED = Metric(
     "Polls not started because the device's previous poll was still running.",
     ("protocol",),
 )
+SNMP_DISCARDED = Metric(
+    "tps_snmp_replies_discarded_total",
+    Type.COUNTER,
+    "SNMP datagrams thrown away: malformed (do not decode) or unmatched (late, duplicated, a "
+    "wrong request id, or from an address no request went to).",
+    ("reason",),
+)
 ICMP_SOCKET_INFO = Metric(
     "tps_icmp_socket_info",
     Type.GAUGE,
@@ -549,6 +556,7 @@ CATALOGUE: tuple[Metric, ...] = (
     POLL_OVERDUE,
     LOOP_LAG,
     POLLS_SKIPPED,
+    SNMP_DISCARDED,
     ICMP_SOCKET_INFO,
     CONFIG_RELOAD_OK,
     CONFIG_RELOAD_TIME,

@@ -363,6 +363,11 @@ def _exporter(out: list[str], store: Store, stats: RuntimeStats) -> Iterator[Non
     for protocol in stats.protocols:
         n = stats.polls_skipped[protocol]
         out.append(f'tps_polls_skipped_total{{protocol="{protocol}"}} {n}\n')
+    _header(out, c.SNMP_DISCARDED)
+    out.extend(
+        f'tps_snmp_replies_discarded_total{{reason="{reason}"}} {n}\n'
+        for reason, n in stats.snmp_discarded().items()
+    )
     _header(out, c.ICMP_SOCKET_INFO)
     out.extend(
         f'tps_icmp_socket_info{{family="{f}",kind="{k}"}} 1\n'

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
+import logging
 import zlib
 
 from aiohttp import web
@@ -10,9 +12,13 @@ from aiohttp import web
 from exporter import __version__
 from exporter.exposition.render import CONTENT_TYPE, render_stream
 from exporter.exposition.webconfig import BasicAuth, WebConfig
+from exporter.probe import probe
 from exporter.runtime import Exporter
 
+log = logging.getLogger(__name__)
 EXPORTER_KEY = web.AppKey("exporter", Exporter)
+PROBE_SLOTS = web.AppKey("probe_slots", asyncio.Semaphore)
+PROBES_AT_ONCE = 4  # on-demand probes are for people, not for scripts sweeping the inventory
 
 
 def make_app(exporter: Exporter, config: WebConfig | None = None) -> web.Application:
@@ -27,10 +33,12 @@ def make_app(exporter: Exporter, config: WebConfig | None = None) -> web.Applica
 
         app.on_response_prepare.append(add_headers)
     app[EXPORTER_KEY] = exporter
+    app[PROBE_SLOTS] = asyncio.Semaphore(PROBES_AT_ONCE)
     app.router.add_get("/", _landing)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/-/healthy", _healthy)
     app.router.add_get("/-/ready", _ready)
+    app.router.add_get("/probe", _probe)
     app.router.add_post("/-/reload", _reload)
     app.router.add_put("/-/reload", _reload)
     return app
@@ -80,6 +88,37 @@ async def _reload(request: web.Request) -> web.Response:
     return web.Response(text="reloaded\n")
 
 
+async def _probe(request: web.Request) -> web.Response:
+    """Poll one device of the inventory now. Only an inventory id is accepted, never an address:
+    the exporter must not become a tool to ping or query anything on its network."""
+    others = sorted(set(request.query) - {"device"})
+    if others:
+        return _refuse(
+            400,
+            f"only device=ID is accepted, not {', '.join(others)}: "
+            "the exporter probes devices of its inventory, never an address",
+        )
+    ids = request.query.getall("device", [])
+    if len(ids) != 1:
+        return _refuse(400, "give one device id: /probe?device=ID")
+    exporter = request.app[EXPORTER_KEY]
+    device = exporter.inventory.devices.get(ids[0])
+    if device is None:
+        return _refuse(404, f"no device {ids[0][:100]!r} in the inventory")
+    slots = request.app[PROBE_SLOTS]
+    if slots.locked():
+        return web.Response(status=429, text="too many probes at once; try again\n",
+                            headers={"Retry-After": "1"})  # fmt: skip
+    async with slots:
+        log.info("probe", extra={"device": device.id, "remote": request.remote})
+        report = await probe(device, exporter.icmp, exporter.snmp)
+    return web.Response(text=report.text())
+
+
+def _refuse(status: int, reason: str) -> web.Response:
+    return web.Response(status=status, text=reason + "\n")
+
+
 async def _landing(request: web.Request) -> web.Response:
     exporter = request.app[EXPORTER_KEY]
     counts: dict[str, int] = {}
@@ -94,6 +133,8 @@ async def _landing(request: web.Request) -> web.Response:
 <h1>tps-exporter {html.escape(__version__)}</h1>
 <p>{len(exporter.store.sites)} TPS, {len(exporter.store.devices)} devices.</p>
 <table><tr><th>TPS status</th><th>count</th></tr>{rows}</table>
+<form action="/probe" method="get"><label>Probe a device now:
+<input name="device" placeholder="device id" required></label> <button>Probe</button></form>
 <p><a href="/metrics">Metrics</a> · <a href="/-/healthy">Health</a> ·
 <a href="/-/ready">Readiness</a></p></body></html>"""
     return web.Response(text=page, content_type="text/html")

@@ -355,6 +355,10 @@ class EngineClient:
         """Return the v1/v2c socket's receive buffer size, once a request has opened it."""
         return self.community.receive_buffer_bytes()
 
+    def discarded(self) -> dict[str, int]:
+        """Return how many v1/v2c datagrams were thrown away, by reason."""
+        return {"malformed": self.community.malformed, "unmatched": self.community.stray}
+
     def close(self) -> None:
         """Close both engines."""
         self.community.close()

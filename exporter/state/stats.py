@@ -44,6 +44,9 @@ def _le(bound: float) -> str:
     return repr(float(bound))
 
 
+_NONE_DISCARDED = {"malformed": 0, "unmatched": 0}
+
+
 @dataclass
 class RuntimeStats:
     """Counters and histograms about the exporter's own work, read by the scrape."""
@@ -58,6 +61,8 @@ class RuntimeStats:
     reload_time: float = 0.0
     reloads: Counter[str] = field(default_factory=Counter)
     socket_kinds: dict[str, str] = field(default_factory=dict)
+    # The SNMP client's counts of datagrams it threw away, by reason; read at each scrape.
+    snmp_discarded: Callable[[], dict[str, int]] = field(default=lambda: _NONE_DISCARDED)
     loop_lag: Histogram = field(default_factory=lambda: Histogram(LOOP_LAG_BUCKETS))
 
     def __post_init__(self) -> None:

@@ -511,6 +511,9 @@ def test_secrets_appear_in_no_log_metric_page_or_error(agent: Agent, tmp_path: P
         seen.append(metrics)
         assert 'tps_snmp_errors_total{device="v2-dev",reason="timeout"}' in metrics
         seen.append(authorized_get(f"http://127.0.0.1:{port}/", auth))
+        for device in ("v2-dev", "v3-dev"):
+            seen.append(authorized_get(f"http://127.0.0.1:{port}/probe?device={device}", auth))
+            assert "result   failed" in seen[-1]
         # A reload that fails names the broken file, and nothing secret.
         (tmp_path / "targets" / "broken.yaml").write_text("devices: [\n")
         seen.append(authorized_get(f"http://127.0.0.1:{port}/-/reload", auth, data=b""))

@@ -124,3 +124,37 @@ def test_large_scrapes_are_gzipped_on_request(tmp_path: Path) -> None:
             assert "Content-Encoding" not in plain.headers
 
     asyncio.run(scenario())
+
+
+def test_probe_takes_only_inventory_ids_never_an_address(tmp_path: Path) -> None:
+    transport = FakeTransport(replies={"127.0.0.1": [0.002, 0.003]}, real_timeouts=True)
+    exporter = make_exporter(tmp_path, transport)
+
+    async def scenario() -> None:
+        async with TestClient(TestServer(make_app(exporter))) as client:
+            response = await client.get("/probe", params={"device": "rtr-up"})
+            text = await response.text()
+            assert response.status == 200, text
+            assert "device   rtr-up" in text and "2/2 replies" in text
+            assert text.endswith("result   ok\n")
+            dead = await (await client.get("/probe", params={"device": "rtr-dead"})).text()
+            assert "failure  timeout" in dead and dead.endswith("result   failed\n")
+            polled = len(transport.calls)
+            for params, status in [
+                ({"target": "192.0.2.7"}, 400),  # the blackbox_exporter way: refused
+                ({"device": "rtr-up", "target": "192.0.2.7"}, 400),
+                ({"device": "192.0.2.7"}, 404),  # an address is no inventory id
+                ({"device": "127.0.0.1"}, 404),  # not even one the inventory polls
+                ({}, 400),
+            ]:
+                response = await client.get("/probe", params=params)
+                assert response.status == status, (params, await response.text())
+            both = await client.get("/probe?device=rtr-up&device=rtr-dead")
+            assert both.status == 400
+            assert len(transport.calls) == polled  # none of those sent anything
+            # People probe; a loop sweeping the inventory is turned away, not queued.
+            many = [client.get("/probe", params={"device": "rtr-dead"}) for _ in range(12)]
+            statuses = sorted([r.status for r in await asyncio.gather(*many)])
+            assert statuses.count(200) == 4 and statuses.count(429) == 8, statuses
+
+    asyncio.run(scenario())
