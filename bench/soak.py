@@ -41,6 +41,7 @@ PROFILES = ("4g", "4g", "4g", "4g", "vsat", "vsat") + ("lan",) * 34
 INTERVAL, COUNT, SPACING, TIMEOUT, DOWN_AFTER, WINDOW = 10.0, 3, 0.5, 1.5, 3, 10
 SNMP_INTERVAL = 15.0
 SCRAPE_EVERY, FAULT_EVERY = 5.0, 30.0
+REST = (WINDOW + 1) * INTERVAL  # between two faults of one site
 LOOP_LAG = "tps_event_loop_lag_seconds"
 SETTLE = 60.0  # before the first comparison: every TPS polled a few times
 WARM_UP = 300.0  # seconds before the RSS baseline: pools, caches and windows fill first
@@ -146,6 +147,7 @@ class Soak:
         self.violations: dict[str, int] = dict.fromkeys(ALLOWED, 0)
         self.faults_started: dict[str, int] = {}
         self.examples: dict[str, str] = {}  # kind -> the longest disagreement, told in words
+        self.rested: dict[int, float] = {}  # site -> when it may get its next fault
         self.comparisons = 0
         self.lossy_noise = 0  # scrapes of a 4G/VSAT TPS degraded by its own profile's loss
         self.first_comparison = time.monotonic() + SETTLE
@@ -158,7 +160,8 @@ class Soak:
     def start_fault(self, now: float) -> None:
         """Inject one fault on a site that has none."""
         busy = {f.site.index for f in self.truth.faults}
-        free = [s for s in self.lab.sites if s.index not in busy]
+        free = [s for s in self.lab.sites
+                if s.index not in busy and self.rested.get(s.index, 0.0) <= now]  # fmt: skip
         if not free:
             return
         kind = self.rng.choice(["silence", "silence", "link", "agent", "loss"])
@@ -191,6 +194,10 @@ class Soak:
         for fault in [f for f in self.truth.faults if f.ends <= now]:
             self.truth.faults.remove(fault)
             site = fault.site
+            # A site rests before its next fault: the adequacy window keeps the loss of the
+            # polls before an outage, so a fault right after another would blur which change
+            # a TPS is still catching up with.
+            self.rested[site.index] = now + REST
             if fault.kind == "silence":
                 self.lab.restore(site, *fault.addresses)
                 self._mark(site, fault.addresses, "up", now)

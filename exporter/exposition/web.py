@@ -95,7 +95,7 @@ async def _probe(request: web.Request) -> web.Response:
     if others:
         return _refuse(
             400,
-            f"only device=ID is accepted, not {', '.join(others)}: "
+            f"only device=ID is accepted, not {', '.join(others)[:100]}: "
             "the exporter probes devices of its inventory, never an address",
         )
     ids = request.query.getall("device", [])
