@@ -293,7 +293,7 @@ def site_lab(
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, work, ignore_errors=True)
         # Lowest priority: only what no site's route claims, as while a link is down.
-        sh("ip", "route", "add", "blackhole", str(LAB_RANGE), "metric", "4294967295")
+        sh("ip", "route", "replace", "blackhole", str(LAB_RANGE), "metric", "4294967295")
         stack.callback(sh, "ip", "route", "del", "blackhole", str(LAB_RANGE),
                        "metric", "4294967295", check=False)  # fmt: skip
         for site in sites:
