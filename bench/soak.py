@@ -20,6 +20,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -328,9 +330,6 @@ def _soak(soak: Soak, process: subprocess.Popen[bytes], workdir: Path, minutes: 
 
 def _reload(workdir: Path, url: str, broken: bool, reloads: dict[str, int]) -> None:
     """Reload the same inventory, or push a broken file that must be refused."""
-    import urllib.error  # noqa: PLC0415
-    import urllib.request  # noqa: PLC0415
-
     bad = workdir / "targets" / "broken.yaml"
     if broken:
         bad.write_text("devices:\n  - id: d0-0\n    kind: router\n    address: 127.0.0.1\n")

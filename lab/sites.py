@@ -52,14 +52,16 @@ PROFILES = {
 }
 
 
-def sh(*args: str, check: bool = True, stdin: str | None = None) -> str:
-    """Run a command, raising with its stderr when it fails; return its output."""
+def sh(
+    *args: str, check: bool = True, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command; with `check`, raise with its stderr when it fails."""
     result = subprocess.run(
         args, input=stdin, capture_output=True, text=True, timeout=60, check=False
     )
     if check and result.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed: {result.stderr.strip()}")
-    return result.stdout
+    return result
 
 
 @dataclass
@@ -79,7 +81,9 @@ class Site:
     community: str = COMMUNITY
     workdir: Path = field(default_factory=Path)
 
-    def run(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
+    def run(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run a command inside the site's namespace."""
         return sh("ip", "netns", "exec", self.namespace, *args, check=check, stdin=stdin)
 
@@ -94,9 +98,9 @@ class Lab:
     def __getitem__(self, index: int) -> Site:
         return self.sites[index]
 
-    def _tell(self, command: str) -> None:
+    def _tell(self, command: dict[str, object]) -> None:
         assert self._emulator.stdin is not None and self._emulator.stdout is not None
-        self._emulator.stdin.write(command + "\n")
+        self._emulator.stdin.write(json.dumps(command) + "\n")
         self._emulator.stdin.flush()
         answer = self._emulator.stdout.readline().strip()
         if answer != "ok":
@@ -107,7 +111,7 @@ class Lab:
         chosen = PROFILES[profile] if isinstance(profile, str) else profile
         # The kernel answers echoes only while there is no delay to add; otherwise we do.
         site.run("sysctl", "-qw", f"net.ipv4.icmp_echo_ignore_all={int(chosen.delay > 0)}")
-        self._tell(f'{{"site": "{site.namespace}", "delay": {chosen.delay}}}')
+        self._tell({"site": site.namespace, "delay": chosen.delay})
         rule, share = "", round(chosen.loss * 1e4)  # in 1/10,000ths
         if share > 0:
             rule = f"add rule inet lab loss numgen random mod 10000 < {share} drop"
@@ -128,7 +132,7 @@ class Lab:
 
     def snmp_replies(self, site: Site, mode: str) -> None:
         """Make the site's agent pass, drop, or damage its replies (see lab.link.SNMP_MODES)."""
-        self._tell(f'{{"site": "{site.namespace}", "snmp": "{mode}"}}')
+        self._tell({"site": site.namespace, "snmp": mode})
 
     def stop_agent(self, site: Site) -> None:
         """Stop the site's agent (the device still answers ping)."""

@@ -9,13 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run a command, raising with its stderr when it fails."""
-    result = subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
-    if check and result.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed: {result.stderr.strip()}")
-    return result
+from lab.sites import sh
 
 
 @dataclass

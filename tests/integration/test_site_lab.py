@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 
 from lab.sites import COMMUNITY, Lab, site_lab
-from tests.conftest import SHARED, require_binary, require_root, samples_in
+from tests.conftest import (
+    SHARED,
+    device_yaml,
+    require_binary,
+    require_root,
+    samples_in,
+    site_yaml,
+)
 from tests.stack import exporter_process, free_port, get
 
 INTERVAL, TIMEOUT, DOWN_AFTER = 0.5, 0.3, 3
@@ -114,20 +121,12 @@ def _status_lines(text: str) -> str:
 
 
 def _inventory(lab: Lab) -> str:
-    devices, sites = ["devices:"], ["sites:"]
+    devices = sites = ""
     for i, (site_id, _profile, _agent, settings) in enumerate(SITES):
         address = HOSTNAME if site_id == "tps-dns" else lab[i].address
-        devices.append(f"  - id: {_device(site_id)}\n    kind: router\n    address: {address}")
-        devices += [f"    {line}" for line in settings.splitlines()]
-        sites.append(
-            f"  - id: {site_id}\n    name: {site_id.upper()}\n"
-            '    province: {code: "21", name: Kepulauan Riau}\n'
-            '    regency: {code: "21.71", name: Kota Batam}\n'
-            '    district: {code: "21.71.01", name: Batam Kota}\n'
-            '    village: {code: "21.71.01.1001", name: Belian}\n'
-            f"    devices: [{_device(site_id)}]"
-        )
-    return "\n".join(devices + sites) + "\n"
+        devices += device_yaml(_device(site_id), address, settings)
+        sites += site_yaml(site_id, [_device(site_id)])
+    return f"devices:\n{devices}sites:\n{sites}"
 
 
 @pytest.fixture(scope="module")
