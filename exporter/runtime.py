@@ -58,6 +58,8 @@ class Source:
 
 def release_memory() -> None:
     """Settle memory after a load: return what was freed, and stop rescanning what stays."""
+    # What the last load froze and has since dropped in cycles is only collectable unfrozen.
+    gc.unfreeze()
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):
         # glibc keeps freed heap for reuse; malloc_trim returns it, so RSS reflects what is live.
@@ -165,12 +167,13 @@ class Exporter:
     def _apply(self, config: Config, inventory: Inventory) -> None:
         store = Store(inventory)
         store.adopt(self.store)
-        release_memory()
         self.config, self.store = config, store
         self.resolver.refresh_interval = config.resolver.refresh_interval
         self.resolver.timeout = config.resolver.timeout
         self.snmp.auths, self.snmp.profiles = config.snmp_auths, config.profiles
         self._schedule(inventory)
+        # After the swap, so the old inventory is gone before the collection and not frozen.
+        release_memory()
 
     def _schedule(self, inventory: Inventory) -> None:
         devices = inventory.devices.values()

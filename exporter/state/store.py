@@ -110,6 +110,11 @@ class DeviceState:
         received = self.window_received
         return None if received == 0 else self.window_rtt_sum / received
 
+    def restart_window(self) -> None:
+        """Forget the adequacy window's polls; the ring itself is kept for reuse."""
+        self.window_next = self.window_len = self.window_sent = self.window_received = 0
+        self.window_rtt_sum = 0.0
+
     def add_to_window(self, cycle: Cycle) -> None:
         """Add a reachable poll to the adequacy window, dropping the oldest beyond its size."""
         size = self.device.state.window
@@ -172,10 +177,16 @@ class Store:
         state.echo_replies += result.received
         if result.ok:
             self.polls["icmp", "success"] += 1
+            if state.icmp_down():
+                # Back from an outage: the polls at its start and end lost echoes to the outage,
+                # not to the link. The window restarts, so the link is judged as it is now and a
+                # repaired site shows up rather than degraded for a window's length.
+                state.restart_window()
+            else:
+                state.add_to_window((result.sent, len(result.rtts), sum(result.rtts)))
             state.consecutive_failures = 0
             state.failing_since = None
             state.last_success = now
-            state.add_to_window((result.sent, len(result.rtts), sum(result.rtts)))
         else:
             self.polls["icmp", "failure"] += 1
             failure = result.failure or Failure.TIMEOUT

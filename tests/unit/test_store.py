@@ -169,6 +169,38 @@ def test_failed_polls_do_not_count_as_loss_once_back(chain: Inventory) -> None:
     assert status(store, "sat-1") == (DeviceStatus.UP, "none")
 
 
+def test_the_window_restarts_after_an_outage_so_its_edges_are_not_loss(chain: Inventory) -> None:
+    store = Store(chain, Clock())
+    state = store.devices["sat-1"]
+    for _ in range(5):
+        store.record_ping("sat-1", ok())
+    store.record_ping("sat-1", partial(received=1))  # the power went off mid-poll
+    for _ in range(3):
+        store.record_ping("sat-1", lost())
+    assert status(store, "sat-1") == (DeviceStatus.DOWN, "timeout")
+    store.record_ping("sat-1", partial(received=1))  # and came back mid-poll
+    assert status(store, "sat-1") == (DeviceStatus.UP, "none")
+    assert (state.window_len, state.window_sent, state.window_loss()) == (0, 0, None)
+    store.record_ping("sat-1", ok(rtt=0.2))
+    assert (state.window_sent, state.window_received) == (3, 3)
+    assert state.window_rtt() == pytest.approx(0.2)
+    # A link still lossy after the repair is judged on the polls since.
+    store.record_ping("sat-1", partial(received=2))
+    assert status(store, "sat-1") == (DeviceStatus.DEGRADED, "high_loss")
+
+
+def test_a_blip_shorter_than_damping_stays_in_the_window(chain: Inventory) -> None:
+    # Not an outage the NOC was told of: echoes lost around it are the link's record.
+    store = Store(chain, Clock())
+    for _ in range(3):
+        store.record_ping("sat-1", ok())
+    store.record_ping("sat-1", partial(received=1))
+    store.record_ping("sat-1", lost())
+    store.record_ping("sat-1", ok())
+    assert status(store, "sat-1") == (DeviceStatus.DEGRADED, "high_loss")  # 2 of 15 lost
+    assert store.devices["sat-1"].window_len == 5
+
+
 def test_counters_and_measurements(chain: Inventory) -> None:
     store = Store(chain, Clock())
     store.record_ping("sat-1", partial(received=2))
