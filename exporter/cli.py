@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from aiohttp import web
 from exporter import __version__, logs
 from exporter.exposition.web import make_app
 from exporter.exposition.webconfig import WebConfig, load_web_config, server_context
+from exporter.inventory.importer import run_import
 from exporter.inventory.model import Config, Inventory
 from exporter.inventory.nodes import ConfigLoadError
 from exporter.pollers.icmp import IcmpPoller
@@ -41,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(source)
     if args.command == "probe":
         return asyncio.run(_probe(source, args.device_id, args.icmp_socket))
+    if args.command == "import":
+        return _import(args)
     web_config = _web_config_or_report(args.web_config_file)
     if web_config is None:
         return EXIT_CONFIG
@@ -100,7 +104,31 @@ def _parser() -> argparse.ArgumentParser:
     probe = commands.add_parser("probe", help="poll one device now and print what came back")
     probe.add_argument("device_id", metavar="DEVICE_ID")
     _common(probe, argparse.SUPPRESS)
+    _import_parser(commands)
     return parser
+
+
+def _import_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sheet = commands.add_parser(
+        "import",
+        help="turn sheets (CSV, .xlsx) of TPS and devices into inventory files",
+        description="Read a sheet of TPS (one row per TPS, or per TPS and device) and, "
+        "optionally, a sheet of devices; check every place against the area data; write one "
+        "inventory file per regency under --out, only if all of it loads.",
+    )
+    sheet.add_argument("tps_sheet", type=Path, metavar="TPS_SHEET", help=".csv or .xlsx")
+    sheet.add_argument("--sheet", help="the workbook sheet of TPS (default: the active one)")
+    sheet.add_argument("--devices", type=Path, metavar="SHEET", help="a sheet of devices")
+    sheet.add_argument("--devices-sheet", help="the workbook sheet of devices")
+    sheet.add_argument("--areas", type=Path, default=os.environ.get("TPS_AREAS"),
+                       help="idn-area data directory (default: $TPS_AREAS)")  # fmt: skip
+    sheet.add_argument("--out", type=Path, default=Path("targets"),
+                       help="targets directory to write into (default: targets)")  # fmt: skip
+    sheet.add_argument("--skip-invalid", action="store_true",
+                       help="write the usable rows even if some are not")  # fmt: skip
+    sheet.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
+    sheet.add_argument("--progress", choices=["auto", "always", "never"], default="auto",
+                       help="progress bar on stderr (auto: when it is a terminal)")  # fmt: skip
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -137,6 +165,23 @@ def _web_config_or_report(path: Path | None) -> WebConfig | None:
         for error in exc.errors:
             print(f"  {error}", file=sys.stderr)
         return None
+
+
+def _import(args: argparse.Namespace) -> int:
+    if args.areas is None:
+        print("import: give --areas DIR (the idn-area data) or set TPS_AREAS", file=sys.stderr)
+        return EXIT_USAGE
+    show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    return run_import(
+        args.tps_sheet,
+        args.devices,
+        args.areas,
+        args.out,
+        sheets=(args.sheet, args.devices_sheet),
+        skip_invalid=args.skip_invalid,
+        dry_run=args.dry_run,
+        progress=sys.stderr if show else None,
+    )
 
 
 def _check(source: Source) -> int:

@@ -20,6 +20,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from exporter.inventory.importer import slug
+
 PROVINCE = "21"
 TOTAL_TPS = 3327
 # Outer-island regencies: BAKTI sites with VSAT backhaul, where blank spots remain.
@@ -75,11 +77,6 @@ def tps_counts(villages: list[Area], rng: random.Random) -> dict[str, int]:
             counts[code] += 1 if diff > 0 else -1
         i += 1
     return counts
-
-
-def slug(name: str) -> str:
-    """Return a file name for a regency."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
 class Addresses:

@@ -122,7 +122,7 @@ def load_inventory(config: Config) -> Inventory:
     """Read and merge every inventory file, then check references across files."""
     section = SnmpSection(config.snmp, config.snmp_auths, Profiles(config.profiles))
     merge = _Merge(config, [], section)
-    files = _inventory_files(config.targets, merge.errors)
+    files = inventory_files(config.targets, merge.errors)
     for file in files:
         _read_inventory_file(file, merge)
     _check_references(merge)
@@ -235,7 +235,8 @@ def _resolver(r: Reader, node: Node) -> ResolverSettings:
     )
 
 
-def _inventory_files(targets: Sequence[Path], errors: list[ConfigError]) -> list[Path]:
+def inventory_files(targets: Sequence[Path], errors: list[ConfigError]) -> list[Path]:
+    """Return the inventory files of `targets`: files as given, directories' YAML not hidden."""
     files: list[Path] = []
     for target in targets:
         if target.is_dir():
@@ -352,7 +353,7 @@ def _address(r: Reader, node: Node, path: str, family: AddressFamily) -> str | N
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
-        if _is_hostname(text):
+        if is_hostname(text):
             return text.rstrip(".").lower()
         r.error(node, path, f"{text!r} is not an IPv4 address, an IPv6 address or a valid hostname")
         return None
@@ -365,7 +366,8 @@ def _address(r: Reader, node: Node, path: str, family: AddressFamily) -> str | N
     return str(ip)
 
 
-def _is_hostname(text: str) -> bool:
+def is_hostname(text: str) -> bool:
+    """Return whether `text` is a valid DNS hostname (not a mistyped IPv4 address)."""
     name = text.rstrip(".")
     labels = name.split(".")
     # An all-numeric last label is a mistyped IPv4 address, not a hostname (RFC 3696).

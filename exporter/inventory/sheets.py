@@ -1,0 +1,239 @@
+"""Rows of an operator's spreadsheet (CSV or .xlsx), with columns as operators name them."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from openpyxl.workbook.workbook import Workbook
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+# The canonical column, then the names operators give it (compared without case, spaces or
+# punctuation: "Kabupaten / Kota", "kabupaten_kota" and "KABUPATENKOTA" are one column).
+TPS_COLUMNS: dict[str, tuple[str, ...]] = {
+    "village_code": ("kode wilayah", "kode desa", "kode kelurahan", "kode desa/kelurahan",
+                     "kode desa kelurahan", "kode kemendagri", "village code", "kode"),
+    "province": ("provinsi", "propinsi", "prov", "province"),
+    "regency": ("kabupaten/kota", "kab/kota", "kabupaten", "kota", "kabkot", "regency"),
+    "district": ("kecamatan", "kec", "district"),
+    "village": ("desa/kelurahan", "kel/desa", "desa", "kelurahan", "village"),
+    "tps_number": ("nomor tps", "no tps", "no. tps", "tps", "nomor", "tps number"),
+    "latitude": ("lat", "latitude", "lintang"),
+    "longitude": ("lon", "lng", "long", "longitude", "bujur"),
+    "device_address": ("device address", "alamat perangkat", "ip perangkat", "alamat ip",
+                       "ip address", "ip", "address", "host", "hostname"),
+    "device_kind": ("device kind", "jenis perangkat", "tipe perangkat", "device type", "kind",
+                    "jenis"),
+    "operator": ("operator", "provider", "penyedia"),
+    "device_id": ("device id", "id perangkat", "device"),
+    "device_name": ("device name", "nama perangkat"),
+    "parent": ("parent", "induk", "perangkat induk", "parent id"),
+}  # fmt: skip
+DEVICE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "device_id": ("device id", "id perangkat", "id"),
+    "device_address": TPS_COLUMNS["device_address"],
+    "device_kind": TPS_COLUMNS["device_kind"],
+    "operator": TPS_COLUMNS["operator"],
+    "device_name": ("device name", "nama perangkat", "name", "nama"),
+    "parent": TPS_COLUMNS["parent"],
+}
+
+
+class SheetError(ValueError):
+    """A sheet that cannot be read at all: missing file, no header, a required column absent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One data row: its row number as the spreadsheet shows it, and its cells by column."""
+
+    number: int
+    cells: Mapping[str, str]
+
+    def get(self, column: str) -> str:
+        """Return a cell's text, stripped; empty when the column or the cell is."""
+        return self.cells.get(column, "")
+
+
+@dataclass(frozen=True, slots=True)
+class Sheet:
+    """A sheet's rows, where they came from, and the columns that were not understood."""
+
+    label: str  # file, and the sheet's name for a workbook
+    rows: tuple[Row, ...]
+    columns: frozenset[str]  # the canonical columns the header has
+    ignored: tuple[str, ...]  # header cells that name no known column
+
+
+def key(header: str) -> str:
+    """Return a header as compared: letters and digits only, lower case."""
+    return re.sub(r"[^0-9a-z]", "", header.casefold())
+
+
+def read_sheet(
+    path: Path,
+    columns: Mapping[str, tuple[str, ...]],
+    required: tuple[str, ...] = (),
+    sheet: str | None = None,
+    progress: Progress | None = None,
+) -> Sheet:
+    """Read a CSV or .xlsx sheet into rows keyed by canonical column names."""
+    if not path.is_file():
+        raise SheetError(f"{path}: no such file")
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        label, lines = _excel(path, sheet)
+    elif sheet is not None:
+        raise SheetError(f"{path}: --sheet is for .xlsx workbooks; this is read as CSV")
+    else:
+        label, lines = str(path), _csv(path)
+    header: tuple[int, list[str]] | None = None
+    for number, cells in lines:
+        if any(cells):
+            header = number, cells
+            break
+    if header is None:
+        raise SheetError(f"{label}: no header row")
+    names = _columns(label, header[1], columns, required)
+    rows = []
+    for number, cells in lines:
+        if progress is not None:
+            progress.step()
+        if not any(cells):
+            continue  # spreadsheets end in blank rows; they are no one's mistake
+        values = {names[i]: c for i, c in enumerate(cells) if i in names and c}
+        rows.append(Row(number, values))
+    ignored = tuple(h for i, h in enumerate(header[1]) if h and i not in names)
+    return Sheet(label, tuple(rows), frozenset(names.values()), ignored)
+
+
+def count_rows(path: Path, sheet: str | None = None) -> int:
+    """Return about how many rows a sheet has, for a progress bar, without reading its cells."""
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        workbook, worksheet = _open_workbook(path, sheet)
+        workbook.close()
+        return int(worksheet.max_row or 0)
+    with path.open("rb") as f:
+        return sum(1 for _ in f)
+
+
+def _columns(
+    label: str, header: list[str], columns: Mapping[str, tuple[str, ...]], required: tuple[str, ...]
+) -> dict[int, str]:
+    """Map header positions to canonical columns; raise SheetError for a missing or double one."""
+    alias = {key(a): name for name, aliases in columns.items() for a in (name, *aliases)}
+    names: dict[int, str] = {}
+    seen: dict[str, str] = {}
+    for i, cell in enumerate(header):
+        name = alias.get(key(cell))
+        if name is None:
+            continue
+        if name in seen:
+            raise SheetError(f"{label}: columns {seen[name]!r} and {cell!r} are both {name}")
+        seen[name], names[i] = cell, name
+    missing = [c for c in required if c not in seen]
+    if missing:
+        wanted = "; ".join(f"{c} ({', '.join(repr(a) for a in columns[c][:3])})" for c in missing)
+        raise SheetError(f"{label}: no column for {wanted}")
+    return names
+
+
+def _csv(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line number, cells) of a CSV file exported by Excel, LibreOffice or a script."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")  # Excel on Windows saves "CSV" this way
+    try:
+        dialect: type[csv.Dialect] = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    start = 1
+    for cells in reader:
+        yield start, [c.strip() for c in cells]
+        start = reader.line_num + 1
+
+
+def _excel(path: Path, sheet: str | None) -> tuple[str, Iterator[tuple[int, list[str]]]]:
+    """Return the label and the rows of a workbook's sheet (the active one by default)."""
+    workbook, worksheet = _open_workbook(path, sheet)
+
+    def lines() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for number, values in enumerate(worksheet.values, start=1):
+                yield number, [_text(v) for v in values]
+        finally:
+            workbook.close()
+
+    return f"{path} [{worksheet.title}]", lines()
+
+
+def _open_workbook(path: Path, sheet: str | None) -> tuple[Workbook, ReadOnlyWorksheet]:
+    """Open a workbook read-only and find its sheet; raise SheetError if either fails."""
+    import openpyxl  # noqa: PLC0415 - only the import command needs it
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet  # noqa: PLC0415
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile, KeyError and XML errors alike
+        raise SheetError(f"{path}: not a readable .xlsx workbook ({exc})") from None
+    if sheet is not None and sheet not in workbook.sheetnames:
+        workbook.close()
+        raise SheetError(f"{path}: no sheet {sheet!r} (sheets: {', '.join(workbook.sheetnames)})")
+    worksheet = workbook[sheet] if sheet else workbook.active
+    if not isinstance(worksheet, ReadOnlyWorksheet):
+        workbook.close()
+        raise SheetError(f"{path}: sheet {sheet or '(active)'} holds no cells (a chart sheet?)")
+    return workbook, worksheet
+
+
+def _text(value: object) -> str:
+    """Return a cell's value as the text an operator typed."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))  # 2101041005 and TPS 7, stored by Excel as floats
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+class Progress:
+    """A progress bar on a terminal: rows done of the total, redrawn at most ten times a second."""
+
+    def __init__(self, label: str, total: int, stream: TextIO | None) -> None:
+        self.label, self.total, self.done, self.stream = label, max(total, 1), 0, stream
+        self._drawn = 0.0
+
+    def step(self, count: int = 1) -> None:
+        """Count rows done; redraw when a tenth of a second has passed."""
+        self.done += count
+        if self.stream is not None and (now := time.monotonic()) - self._drawn >= 0.1:
+            self._drawn = now
+            self._draw()
+
+    def finish(self) -> None:
+        """Draw the bar full and end its line."""
+        if self.stream is not None:
+            self.done = self.total
+            self._draw()
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def _draw(self) -> None:
+        assert self.stream is not None
+        share = min(1.0, self.done / self.total)
+        bar = "#" * int(share * 30)
+        self.stream.write(f"\r{self.label} [{bar:<30}] {self.done:,}/{self.total:,} rows "
+                          f"{share:4.0%}")  # fmt: skip
+        self.stream.flush()
