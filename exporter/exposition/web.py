@@ -1,9 +1,8 @@
-"""The HTTP surface: /metrics, health and readiness, and reload, in the Prometheus style."""
+"""The HTTP surface: /metrics, health, readiness, reload (Prometheus style) and the status page."""
 
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import zlib
 
@@ -11,7 +10,10 @@ from aiohttp import web
 
 from exporter import __version__
 from exporter.exposition.render import CONTENT_TYPE, render_stream
+from exporter.exposition.status import AreaNotFoundError, status_view
+from exporter.exposition.status_page import status_page
 from exporter.exposition.webconfig import BasicAuth, WebConfig
+from exporter.inventory import areas
 from exporter.probe import probe
 from exporter.runtime import Exporter
 
@@ -19,6 +21,7 @@ log = logging.getLogger(__name__)
 EXPORTER_KEY = web.AppKey("exporter", Exporter)
 PROBE_SLOTS = web.AppKey("probe_slots", asyncio.Semaphore)
 PROBES_AT_ONCE = 4  # on-demand probes are for people, not for scripts sweeping the inventory
+MAX_QUERY = 100
 
 
 def make_app(exporter: Exporter, config: WebConfig | None = None) -> web.Application:
@@ -39,6 +42,7 @@ def make_app(exporter: Exporter, config: WebConfig | None = None) -> web.Applica
     app.router.add_get("/-/healthy", _healthy)
     app.router.add_get("/-/ready", _ready)
     app.router.add_get("/probe", _probe)
+    app.router.add_get("/status.json", _status)
     app.router.add_post("/-/reload", _reload)
     app.router.add_put("/-/reload", _reload)
     return app
@@ -119,22 +123,23 @@ def _refuse(status: int, reason: str) -> web.Response:
     return web.Response(status=status, text=reason + "\n")
 
 
-async def _landing(request: web.Request) -> web.Response:
+async def _landing(_request: web.Request) -> web.Response:
+    return web.Response(text=status_page(__version__), content_type="text/html")
+
+
+async def _status(request: web.Request) -> web.Response:
+    """The status page's data for one area: `?area=CODE` (none: the nation), `&q=` a search."""
+    others = sorted(set(request.query) - {"area", "q"})
+    if others:
+        return _refuse(400, f"only area= and q= are accepted, not {', '.join(others)[:100]}")
+    area, query = request.query.get("area", ""), request.query.get("q", "")
+    if area and not any(p.fullmatch(area) for p in areas.CODE_PATTERNS.values()):
+        return _refuse(400, f"area {area[:100]!r} is not an area code like 21 or 21.01")
+    if len(query) > MAX_QUERY:
+        return _refuse(400, f"q is longer than {MAX_QUERY} characters")
     exporter = request.app[EXPORTER_KEY]
-    counts: dict[str, int] = {}
-    for state in exporter.store.sites.values():
-        counts[state.status] = counts.get(state.status, 0) + 1
-    rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in sorted(counts.items())
-    )
-    page = f"""<!doctype html><html><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>tps-exporter</title></head><body>
-<h1>tps-exporter {html.escape(__version__)}</h1>
-<p>{len(exporter.store.sites)} TPS, {len(exporter.store.devices)} devices.</p>
-<table><tr><th>TPS status</th><th>count</th></tr>{rows}</table>
-<form action="/probe" method="get"><label>Probe a device now:
-<input name="device" placeholder="device id" required></label> <button>Probe</button></form>
-<p><a href="/metrics">Metrics</a> · <a href="/-/healthy">Health</a> ·
-<a href="/-/ready">Readiness</a></p></body></html>"""
-    return web.Response(text=page, content_type="text/html")
+    try:
+        view = status_view(exporter.store, exporter.config.election, area, query)
+    except AreaNotFoundError:
+        return _refuse(404, f"no TPS in area {area!r}")
+    return web.json_response(view, headers={"Cache-Control": "no-store"})
