@@ -25,6 +25,7 @@ from exporter.pollers.resolver import Resolver
 from exporter.pollers.snmp import SnmpPoller
 from exporter.pollers.snmp_udp import EngineClient
 from exporter.probe import probe
+from exporter.report import command as report_command
 from exporter.runtime import Exporter, Source
 
 log = logging.getLogger("tps_exporter")
@@ -45,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_probe(source, args.device_id, args.icmp_socket))
     if args.command == "import":
         return _import(args)
+    if args.command == "report":
+        return report_command.run(args)
     web_config = _web_config_or_report(args.web_config_file)
     if web_config is None:
         return EXIT_CONFIG
@@ -105,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("device_id", metavar="DEVICE_ID")
     _common(probe, argparse.SUPPRESS)
     _import_parser(commands)
+    report_command.add_parser(commands)
     return parser
 
 

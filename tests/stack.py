@@ -208,6 +208,17 @@ class Alertmanager(_Server):
         return list(json.loads(body))
 
 
+def prometheus_config(port: int, rules: Path | None = REPO / "alerts" / "tps-rules.yml") -> str:
+    """A Prometheus scraping 127.0.0.1:`port` every second and evaluating `rules` as often."""
+    rule_files = f"rule_files: [{rules}]\n" if rules else ""
+    target = f"{{targets: ['127.0.0.1:{port}']}}"
+    return (
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        + rule_files
+        + f"scrape_configs: [{{job_name: tps, static_configs: [{target}]}}]\n"
+    )
+
+
 class Prometheus(_Server):
     """A real Prometheus on loopback with the given configuration."""
 

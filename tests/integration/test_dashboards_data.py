@@ -20,7 +20,7 @@ from tests import snmp_expectations as ex
 from tests.agents import snmpsim
 from tests.conftest import REPO, require, require_binary, require_root
 from tests.netns import lab_host
-from tests.stack import Prometheus, exporter_process, free_port, get
+from tests.stack import Prometheus, exporter_process, free_port, get, prometheus_config
 
 DASHBOARDS = sorted((REPO / "grafana" / "dashboards").glob("*.json"))
 PLACE = """\
@@ -101,13 +101,7 @@ def test_every_panel_and_variable_query_returns_data(tmp_path: Path) -> None:
         (tmp_path / "tps-exporter.yml").write_text(config)
         port = free_port()
         with exporter_process(tmp_path / "tps-exporter.yml", port, tmp_path / "exporter.log"):
-            prom = Prometheus(
-                "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-                f"rule_files: [{REPO / 'alerts' / 'tps-rules.yml'}]\n"
-                f"scrape_configs: [{{job_name: tps, static_configs: [{{targets: "
-                f"['127.0.0.1:{port}']}}]}}]\n",
-                tmp_path,
-            )
+            prom = Prometheus(prometheus_config(port), tmp_path)
             try:
                 deadline = time.monotonic() + 60
                 ready = 'site:tps_site_status:info{site="lab-tps-2", status="down"}'

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.conftest import REPO, device_yaml, require_binary, require_root, site_yaml
 from tests.netns import LabHost, lab_host
-from tests.stack import Prometheus, exporter_process, free_port, get
+from tests.stack import Prometheus, exporter_process, free_port, get, prometheus_config
 
 FAST = "icmp: {interval: 500ms, count: 2, spacing: 20ms, timeout: 200ms}\ndown_after: 2"
 
@@ -86,13 +86,7 @@ def test_real_prometheus_scrapes_site_states(tmp_path: Path) -> None:
         write_inventory(targets, host)
         port = free_port()
         with exporter_process(targets, port, tmp_path / "exporter.log"):
-            prom = Prometheus(
-                "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-                "scrape_configs:\n"
-                "  - job_name: tps\n"
-                f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n",
-                tmp_path,
-            )
+            prom = Prometheus(prometheus_config(port, rules=None), tmp_path)
             try:
                 deadline = time.monotonic() + 30
                 states: dict[str, str] = {}

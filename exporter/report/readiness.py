@@ -1,0 +1,136 @@
+"""The readiness report's figures: TPS by status per regency and district, and the TPS not ready.
+
+Everything comes from the recording rule `site:tps_site_status:info` (a TPS's status joined with
+its place, alerts/tps-rules.yml), so the report counts exactly what the alerts and dashboards
+count. Ready means up, as in `regency:tps_readiness:ratio`: degraded, down, blank spot and no
+data are all not ready.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from exporter.report.prometheus import Querier, Sample
+
+SITE_STATUS_RULE = "site:tps_site_status:info"
+SINCE = "tps_site_status_since_timestamp_seconds"
+STATUSES = ("up", "degraded", "down", "blank_spot", "no_data")
+
+
+@dataclass
+class Counts:
+    """TPS of one area by status."""
+
+    by_status: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+
+    @property
+    def total(self) -> int:
+        """All TPS of the area."""
+        return sum(self.by_status.values())
+
+    @property
+    def readiness(self) -> float | None:
+        """The share of TPS up, or None for an area without TPS."""
+        return self.by_status["up"] / self.total if self.total else None
+
+    def add(self, status: str, count: int) -> None:
+        """Count `count` more TPS in `status` (an unknown status is counted as no data)."""
+        key = status if status in self.by_status else "no_data"
+        self.by_status[key] += count
+
+
+@dataclass(frozen=True, slots=True)
+class NotReady:
+    """One TPS that is not up: where, why, through which device, since when."""
+
+    site: str
+    name: str
+    province: str
+    regency: str
+    district: str
+    village: str
+    status: str
+    reason: str
+    device: str
+    since: float | None
+
+
+@dataclass
+class Regency:
+    """A regency's counts and those of its districts."""
+
+    province: str
+    name: str
+    counts: Counts = field(default_factory=Counts)
+    districts: dict[str, Counts] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    """The readiness of a province (or the nation) at one instant."""
+
+    scope: str  # a province's name, or "Indonesia"
+    at: dt.datetime
+    counts: Counts = field(default_factory=Counts)
+    regencies: dict[tuple[str, str], Regency] = field(default_factory=dict)
+    not_ready: list[NotReady] = field(default_factory=list)
+
+
+def build(querier: Querier, at: dt.datetime, province: str | None = None) -> Report:
+    """Ask Prometheus for the figures of a province (None: the nation) at `at`."""
+    selector = f"province={json.dumps(province)}" if province else ""
+    when = at.timestamp()
+    counts = querier.query(
+        f"count by (province, regency, district, status) ({SITE_STATUS_RULE}{{{selector}}})", when
+    )
+    report = Report(province or "Indonesia", at)
+    for sample in counts:
+        _count(report, sample)
+    not_up = SITE_STATUS_RULE + "{" + ",".join(filter(None, [selector, 'status!="up"'])) + "}"
+    since = {s.labels.get("site", ""): s.value
+             for s in querier.query(f"{SINCE} and on (site) {not_up}", when)}  # fmt: skip
+    report.not_ready = sorted(
+        (_not_ready(s.labels, since) for s in querier.query(not_up, when)),
+        key=lambda t: (t.regency, t.district, t.village, t.site),
+    )
+    return report
+
+
+def provinces(querier: Querier, at: dt.datetime) -> dict[str, str]:
+    """Return the provinces Prometheus knows at `at`, code to name, to resolve `--province 21`."""
+    found = querier.query("group by (province, province_code) (tps_site_info)", at.timestamp())
+    return {s.labels.get("province_code", ""): s.labels.get("province", "") for s in found}
+
+
+def _count(report: Report, sample: Sample) -> None:
+    labels, count = sample.labels, int(sample.value)
+    province, regency = labels.get("province", ""), labels.get("regency", "")
+    status, district = labels.get("status", ""), labels.get("district", "")
+    entry = report.regencies.setdefault((province, regency), Regency(province, regency))
+    entry.counts.add(status, count)
+    entry.districts.setdefault(district, Counts()).add(status, count)
+    report.counts.add(status, count)
+
+
+def _not_ready(labels: dict[str, str], since: dict[str, float]) -> NotReady:
+    site = labels.get("site", "")
+    return NotReady(
+        site=site,
+        name=labels.get("name", ""),
+        province=labels.get("province", ""),
+        regency=labels.get("regency", ""),
+        district=labels.get("district", ""),
+        village=labels.get("village", ""),
+        status=labels.get("status", ""),
+        reason=labels.get("reason", ""),
+        device=labels.get("device", ""),
+        since=since.get(site),
+    )
+
+
+def sorted_regencies(report: Report) -> Iterable[Regency]:
+    """Regencies by province and name, as a printed report lists them."""
+    return (report.regencies[k] for k in sorted(report.regencies))
