@@ -42,30 +42,34 @@ def arenas() -> int:
     return int(found[1].replace(b",", b"")) if found else -1
 
 
-async def measure(devices: int, reloads: int) -> None:
+async def measure(source: Source, reloads: int) -> None:
     """Print RSS, arenas and frozen objects after the start and after each reload."""
+    config, inventory = source.load_isolated()
+    exporter = Exporter(source, config, inventory, IcmpTransport(), EngineClient())
+    exporter._schedule(inventory)  # what start() does, without polling
+    release_memory()
+    del config, inventory
+    print(f"{'':>8} {'RSS MB':>7} {'arenas':>7} {'frozen':>8} {'apply s':>8}")
+    print(f"{'start':>8} {process_rss(os.getpid()) / 2**20:7.1f} {arenas():7d} "
+          f"{gc.get_freeze_count():8d}")  # fmt: skip
+    for n in range(1, reloads + 1):
+        config, inventory = source.load_isolated()
+        started = time.perf_counter()
+        exporter._apply(config, inventory)
+        took = time.perf_counter() - started
+        del config, inventory
+        print(f"{f'reload {n}':>8} {process_rss(os.getpid()) / 2**20:7.1f} {arenas():7d} "
+              f"{gc.get_freeze_count():8d} {took:8.2f}", flush=True)  # fmt: skip
+
+
+def main(devices: int, reloads: int) -> None:
+    """Write an inventory of `devices` and measure `reloads` reloads of it."""
     with tempfile.TemporaryDirectory() as tmp:
         targets = Path(tmp, "targets")
         targets.mkdir()
         (targets / "bench.yaml").write_text(inventory_yaml(*addresses(devices)))
-        source = Source(None, (targets,))
-        config, inventory = source.load_isolated()
-        exporter = Exporter(source, config, inventory, IcmpTransport(), EngineClient())
-        exporter._schedule(inventory)  # what start() does, without polling
-        release_memory()
-        del config, inventory
-        print(f"{'':>8} {'RSS MB':>7} {'arenas':>7} {'frozen':>8} {'apply s':>8}")
-        print(f"{'start':>8} {process_rss(os.getpid()) / 2**20:7.1f} {arenas():7d} "
-              f"{gc.get_freeze_count():8d}")  # fmt: skip
-        for n in range(1, reloads + 1):
-            config, inventory = source.load_isolated()
-            started = time.perf_counter()
-            exporter._apply(config, inventory)
-            took = time.perf_counter() - started
-            del config, inventory
-            print(f"{f'reload {n}':>8} {process_rss(os.getpid()) / 2**20:7.1f} {arenas():7d} "
-                  f"{gc.get_freeze_count():8d} {took:8.2f}", flush=True)  # fmt: skip
+        asyncio.run(measure(Source(None, (targets,)), reloads))
 
 
 if __name__ == "__main__":
-    asyncio.run(measure(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 10))
+    main(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 10)
