@@ -6,7 +6,7 @@ DEBIAN_PACKAGES := prometheus prometheus-alertmanager prometheus-blackbox-export
 CONFIG ?= tps-exporter.yml
 LISTEN ?= :9811
 
-.PHONY: run test check lint typecheck unit deps venv example clean bench soak
+.PHONY: run test check lint typecheck unit deps venv example clean bench soak demo
 
 run: venv ## Run the exporter on the example inventory (needs ICMP permission, see README)
 	$(BIN)/tps-exporter --config.file=$(CONFIG) --web.listen-address=$(LISTEN)
@@ -50,6 +50,9 @@ example: venv ## Regenerate targets/ from ../shared/data/idn-area
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache artifacts
+
+demo: deps venv ## The whole chain with TPS going down and back (faults as root); Ctrl-C stops it
+	$(BIN)/python -m lab.demo $(DEMO_ARGS)
 
 soak: deps venv ## 10,000 TPS in the site lab for 20 minutes with faults (SOAK_MINUTES=20)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
