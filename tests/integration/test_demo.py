@@ -11,7 +11,9 @@ import sys
 import threading
 import time
 import urllib.parse
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -52,31 +54,54 @@ def demo_status(port: int) -> dict[str, str]:
     return {m["id"]: m["status"] for m in view["matches"]}
 
 
+@dataclass
+class Demo:
+    """A running demo: its port, its output so far, and the lines still to read."""
+
+    port: int
+    lines: queue.Queue[str]
+    seen: list[str] = field(default_factory=list)
+
+    def wait(self, pattern: str, seconds: float) -> str:
+        """Return the next line matching `pattern`, or raise after `seconds`."""
+        return wait_line(self.lines, pattern, seconds, self.seen)
+
+
+@contextmanager
+def demo(*args: str) -> Iterator[Demo]:
+    """Run `python -m lab.demo` with `args`; Ctrl-C it at the end, which must exit 0."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lab.demo", "--port", str(port), "--interval", "2", *args],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    running = Demo(port, lines_of(process))
+    try:
+        yield running
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=60)
+        assert process.stdout is not None
+        process.stdout.close()
+    assert code == 0, "\n".join(running.seen)
+
+
 @pytest.mark.timeout(300)
-def test_demo_runs_the_chain_shows_a_fault_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+def test_demo_runs_the_chain_shows_a_fault_and_stops_on_ctrl_c() -> None:
     require_root()
     for binary in ("prometheus", "prometheus-alertmanager", "snmpd"):
         require_binary(binary)
     namespaces = sh("ip", "netns", "list").stdout
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lab.demo", "--sites", "3", "--port", str(port), "--minutes", "5",
-         "--fault-every", "4", "--fault-length", "20", "--interval", "2"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    seen: list[str] = []
-    try:
-        lines = lines_of(process)
-        wait_line(lines, r"demo ready$", 120, seen)
-        wait_line(lines, r"report +tps-exporter report --prometheus http://\S+ --province 21", 5,
-                  seen)  # fmt: skip
+    with demo("--sites", "3", "--minutes", "5", "--fault-every", "4", "--fault-length", "20") as d:
+        port = d.port
+        d.wait(r"demo ready$", 120)
+        d.wait(r"report +tps-exporter report --prometheus http://\S+ --province 21", 5)
         urls = dict(re.findall(r"^\S+ +(status page|metrics|alertmanager|prometheus) +(\S+)$",
-                               "\n".join(seen), re.M))  # fmt: skip
+                               "\n".join(d.seen), re.M))  # fmt: skip
         assert urls["status page"] == f"http://127.0.0.1:{port}/"
         assert set(urls) == {"status page", "metrics", "alertmanager", "prometheus"}
         prometheus = urls["prometheus"]
-        fault = wait_line(lines, r"tps-demo-01: link down for 20 s", 30, seen)
-        assert fault
+        d.wait(r"tps-demo-01: link down for 20 s", 30)
         deadline = time.monotonic() + 30
         while demo_status(port).get("tps-demo-01") != "down":
             assert time.monotonic() < deadline, demo_status(port)
@@ -94,17 +119,11 @@ def test_demo_runs_the_chain_shows_a_fault_and_stops_on_ctrl_c(tmp_path: Path) -
             body = json.loads(get(f"{prometheus}/api/v1/query?{query}")[1])
             alerts = body["data"]["result"]
         assert alerts[0]["metric"]["alertname"] == "TPSSiteDown"  # type: ignore[index]
-        wait_line(lines, r"tps-demo-01: link down ends", 40, seen)
+        d.wait(r"tps-demo-01: link down ends", 40)
         deadline = time.monotonic() + 30
         while demo_status(port).get("tps-demo-01") != "up":
             assert time.monotonic() < deadline, demo_status(port)
             time.sleep(0.5)
-    finally:
-        process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=60)
-        assert process.stdout is not None
-        process.stdout.close()
-    assert code == 0, "\n".join(seen)
     assert sh("ip", "netns", "list").stdout == namespaces  # every namespace it made is gone
     try:
         get(f"http://127.0.0.1:{port}/-/healthy")
@@ -116,26 +135,12 @@ def test_demo_runs_the_chain_shows_a_fault_and_stops_on_ctrl_c(tmp_path: Path) -
 @pytest.mark.timeout(180)
 def test_demo_without_root_serves_the_recordings_on_loopback() -> None:
     # What a user without root gets (--loopback forces it as root): agents, exporter, no faults.
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lab.demo", "--loopback", "--sites", "4", "--port", str(port),
-         "--minutes", "2", "--interval", "2"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    seen: list[str] = []
-    try:
-        lines = lines_of(process)
-        wait_line(lines, r"demo ready \(loopback agents, no faults", 120, seen)
+    with demo("--loopback", "--sites", "4", "--minutes", "2") as d:
+        d.wait(r"demo ready \(loopback agents, no faults", 120)
         deadline = time.monotonic() + 60
-        while set(demo_status(port).values()) != {"up"}:
-            assert time.monotonic() < deadline, demo_status(port)
+        while set(demo_status(d.port).values()) != {"up"}:
+            assert time.monotonic() < deadline, demo_status(d.port)
             time.sleep(0.5)
-        assert len(demo_status(port)) == 4
-        metrics = get(f"http://127.0.0.1:{port}/metrics")[1]
+        assert len(demo_status(d.port)) == 4
+        metrics = get(f"http://127.0.0.1:{d.port}/metrics")[1]
         assert 'tps_snmp_up{device="rtr-demo-04"} 1' in metrics  # pepwave's recording answers
-    finally:
-        process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=60)
-        assert process.stdout is not None
-        process.stdout.close()
-    assert code == 0, "\n".join(seen)
