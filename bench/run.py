@@ -36,6 +36,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lab.local import free_port, wait_ready
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 DEAD_NET = "198.19.0.0/16"  # routed into the benchmark's namespace, where nothing answers
@@ -132,24 +134,6 @@ def http_get(url: str, timeout: float = 60) -> tuple[float, bytes]:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         body = response.read()
     return time.monotonic() - started, body
-
-
-def wait_ready(url: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            http_get(url, 2)
-            return
-        time.sleep(0.2)
-    raise TimeoutError(url)
-
-
-def free_port() -> int:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ---------------------------------------------------------------- icmp: tps-exporter

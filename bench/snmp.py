@@ -24,15 +24,14 @@ from pathlib import Path
 from bench.run import (
     REPO,
     Row,
-    free_port,
     http_get,
     linked_namespace,
     metric_sum,
     peer_exporter,
     process_cpu,
     sh,
-    wait_ready,
 )
+from lab.local import free_port, wait_ready
 
 COMMUNITY = "tps-bench"
 SUCCESS = 'protocol="snmp",result="success"'

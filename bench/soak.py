@@ -30,13 +30,12 @@ from bench.run import (
     REPO,
     Row,
     buckets,
-    free_port,
     histogram_quantile,
     http_get,
     process_cpu,
     process_rss,
-    wait_ready,
 )
+from lab.local import free_port, wait_ready
 from lab.sites import COMMUNITY, Lab, Site, site_lab
 
 SITES, PER_SITE, AGENTS = 40, 250, 10

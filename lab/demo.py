@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.agents import snmpsim
+from lab.local import free_port, wait_ready
 from lab.sites import COMMUNITY, Lab, Site, site_lab, stop_process
 
 REPO = Path(__file__).resolve().parent.parent
@@ -172,7 +173,7 @@ def _exporter(work: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
         )  # fmt: skip
     try:
         try:
-            _wait(f"http://127.0.0.1:{port}/-/ready", 60)
+            wait_ready(f"http://127.0.0.1:{port}/-/ready", 60)
         except TimeoutError:
             log_tail = (work / "exporter.log").read_text(errors="replace")[-2000:]
             raise TimeoutError(f"the exporter did not become ready; its log:\n{log_tail}") from None
@@ -188,7 +189,7 @@ def _prometheus_chain(stack: ExitStack, work: Path, port: int) -> dict[str, str]
     alerting = ""
     if am_binary:
         hook = stack.enter_context(_alert_printer())
-        am_port = _free_port()
+        am_port = free_port()
         (work / "am.yml").write_text(
             "route: {receiver: console, group_wait: 5s, group_interval: 30s}\n"
             f"receivers: [{{name: console, webhook_configs: [{{url: 'http://127.0.0.1:{hook}/'}}]}}]\n"
@@ -201,7 +202,7 @@ def _prometheus_chain(stack: ExitStack, work: Path, port: int) -> dict[str, str]
         target = f"{{targets: ['127.0.0.1:{am_port}']}}"
         alerting = f"alerting: {{alertmanagers: [{{static_configs: [{target}]}}]}}\n"
     if prom_binary:
-        prom_port = _free_port()
+        prom_port = free_port()
         (work / "prometheus.yml").write_text(
             "global: {scrape_interval: 5s, evaluation_interval: 5s}\n"
             f"rule_files: [{REPO / 'alerts' / 'tps-rules.yml'}]\n" + alerting
@@ -221,7 +222,7 @@ def _server(command: list[str], log_path: Path, port: int) -> Iterator[None]:
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait(f"http://127.0.0.1:{port}/-/ready", 60)
+        wait_ready(f"http://127.0.0.1:{port}/-/ready", 60)
         yield
     finally:
         stop_process(process)
@@ -307,29 +308,6 @@ def _run(stop: threading.Event, exporter: subprocess.Popen[bytes],
     finally:
         for fault in active:
             fault.undo()
-
-
-def _wait(url: str, seconds: float) -> None:
-    import urllib.request  # noqa: PLC0415
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not become ready")
-
-
-def _free_port() -> int:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _say(text: str) -> None:

@@ -7,7 +7,6 @@ import http.server
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,16 +18,10 @@ from pathlib import Path
 
 import yaml
 
+from lab.local import free_port, wait_ready
 from tests.conftest import REPO, require_binary
 
 ALERTS = REPO / "alerts"
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str, data: bytes | None = None) -> tuple[int, str]:
@@ -39,19 +32,6 @@ def get(url: str, data: bytes | None = None) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
-
-
-def wait_for(url: str, seconds: float = 20) -> None:
-    """Block until a URL answers 200, or raise after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if get(url)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(url)
 
 
 @contextlib.contextmanager
@@ -88,7 +68,7 @@ def exporter_process(
         )
         try:
             if wait:
-                wait_for(f"http://127.0.0.1:{port}/-/ready")
+                wait_ready(f"http://127.0.0.1:{port}/-/ready")
             yield process
         finally:
             if process.poll() is None:
@@ -177,7 +157,7 @@ class _Server:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        wait_for(f"{self.url}/-/ready", 30)
+        wait_ready(f"{self.url}/-/ready", 30)
 
     def stop(self) -> None:
         self.process.terminate()

@@ -1,0 +1,26 @@
+"""Loopback helpers shared by the lab, the demo, the benchmarks and the tests."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+import urllib.request
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, seconds: float = 20) -> None:
+    """Block until a URL answers with a 2xx status, or raise TimeoutError after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        # urlopen raises for 4xx and 5xx (HTTPError is an OSError) and for no server at all.
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not become ready")
