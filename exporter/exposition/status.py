@@ -58,7 +58,7 @@ def status_view(
         "children": sorted(children.values(), key=lambda c: c["code"]),
         "offline": [_row(s) for s in offline[:OFFLINE_SHOWN]],
         "offline_total": len(offline),
-        "matches": _matches(store, inside, query) if len(query.strip()) >= MIN_QUERY else [],
+        "matches": _matches(inside, query) if len(query.strip()) >= MIN_QUERY else [],
         "phases": _phases(calendar, {s.site.timezone for s in inside}, now),
     }
 
@@ -101,7 +101,7 @@ def _row(state: SiteState) -> dict[str, Any]:
     }
 
 
-def _matches(store: Store, inside: Iterable[SiteState], query: str) -> list[dict[str, Any]]:
+def _matches(inside: Iterable[SiteState], query: str) -> list[dict[str, Any]]:
     """Return the TPS of the area whose id, name, village or any device contains the query."""
     needle = query.strip().casefold()
     found = []

@@ -106,7 +106,6 @@ class Import:
     by_address: dict[str, str] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
-    written: list[Path] = field(default_factory=list)
 
     def add_devices(self, sheet: Sheet) -> None:
         """Take the devices sheet: one device per row, by id."""
@@ -187,7 +186,7 @@ class Import:
             return None
         if address in self.by_address and not device_id:
             known = self.devices[self.by_address[address]]
-            kind = _kind(row.get("device_kind")) if row.get("device_kind") else known.kind
+            kind = _row_kind(row, known.kind)
             if kind != known.kind:
                 raise RowError(f"{address} is a {known.kind} on {known.where}, not a {kind}")
             return known
@@ -199,10 +198,9 @@ class Import:
         address = row.get("device_address")
         if not address:
             raise RowError("no device address")
-        kind_text = row.get("device_kind")
         return _Device(
             id=device_id,
-            kind=_kind(kind_text) if kind_text else DeviceKind.ROUTER,
+            kind=_row_kind(row),
             address=_address(address),
             operator=row.get("operator"),
             name=row.get("device_name"),
@@ -212,8 +210,7 @@ class Import:
 
     def _new_id(self, row: Row, place: Place) -> str:
         """Name a device by kind and village, as the example inventory does: rtr-21.01.04.1005."""
-        kind = _kind(row.get("device_kind")) if row.get("device_kind") else DeviceKind.ROUTER
-        base = f"{_PREFIX[kind]}-{place.village.code}"
+        base = f"{_PREFIX[_row_kind(row)]}-{place.village.code}"
         n, candidate = 1, base
         while candidate in self.devices:
             n += 1
@@ -233,6 +230,12 @@ def _address(text: str) -> str:
         if is_hostname(text):
             return text.rstrip(".").lower()
     raise RowError(f"device address {text!r} is not an IPv4 or IPv6 address or a hostname")
+
+
+def _row_kind(row: Row, default: DeviceKind = DeviceKind.ROUTER) -> DeviceKind:
+    """Return the kind a row's `jenis perangkat` names, or `default` when the cell is empty."""
+    text = row.get("device_kind")
+    return _kind(text) if text else default
 
 
 def _kind(text: str) -> DeviceKind:
