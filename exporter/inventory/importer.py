@@ -34,7 +34,6 @@ from exporter.inventory.sheets import (
     Row,
     Sheet,
     SheetError,
-    count_rows,
     read_sheet,
 )
 
@@ -443,10 +442,7 @@ def _read(
     path: Path, columns: Mapping[str, tuple[str, ...]], sheet: str | None, stream: TextIO | None
 ) -> Sheet:
     """Read a sheet, with a progress bar on `stream`; check it has the columns needed."""
-    bar = Progress(f"reading {path.name}", count_rows(path, sheet), stream) if stream else None
-    result = read_sheet(path, columns, sheet=sheet, progress=bar)
-    if bar is not None:
-        bar.finish()
+    result = read_sheet(path, columns, sheet=sheet, stream=stream)
     if columns is TPS_COLUMNS:
         names = {"province", "regency", "district", "village"}
         if "tps_number" not in result.columns:

@@ -82,11 +82,11 @@ def key(header: str) -> str:
 def read_sheet(
     path: Path,
     columns: Mapping[str, tuple[str, ...]],
-    required: tuple[str, ...] = (),
     sheet: str | None = None,
-    progress: Progress | None = None,
+    stream: TextIO | None = None,
 ) -> Sheet:
-    """Read a CSV or .xlsx sheet into rows keyed by canonical column names."""
+    """Read a CSV or .xlsx sheet into rows keyed by canonical column names; with `stream`, draw
+    a progress bar on it."""
     if not path.is_file():
         raise SheetError(f"{path}: no such file")
     if path.suffix.lower() in EXCEL_SUFFIXES:
@@ -102,7 +102,9 @@ def read_sheet(
             break
     if header is None:
         raise SheetError(f"{label}: no header row")
-    names = _columns(label, header[1], columns, required)
+    names = _columns(label, header[1], columns)
+    total = _count_rows(path, sheet) if stream else 0
+    progress = Progress(f"reading {path.name}", total, stream) if stream else None
     rows = []
     for number, cells in lines:
         if progress is not None:
@@ -111,11 +113,13 @@ def read_sheet(
             continue  # spreadsheets end in blank rows; they are no one's mistake
         values = {names[i]: c for i, c in enumerate(cells) if i in names and c}
         rows.append(Row(number, values))
+    if progress is not None:
+        progress.finish()
     ignored = tuple(h for i, h in enumerate(header[1]) if h and i not in names)
     return Sheet(label, tuple(rows), frozenset(names.values()), ignored)
 
 
-def count_rows(path: Path, sheet: str | None = None) -> int:
+def _count_rows(path: Path, sheet: str | None = None) -> int:
     """Return about how many rows a sheet has, for a progress bar, without reading its cells."""
     if path.suffix.lower() in EXCEL_SUFFIXES:
         workbook, worksheet = _open_workbook(path, sheet)
@@ -126,9 +130,9 @@ def count_rows(path: Path, sheet: str | None = None) -> int:
 
 
 def _columns(
-    label: str, header: list[str], columns: Mapping[str, tuple[str, ...]], required: tuple[str, ...]
+    label: str, header: list[str], columns: Mapping[str, tuple[str, ...]]
 ) -> dict[int, str]:
-    """Map header positions to canonical columns; raise SheetError for a missing or double one."""
+    """Map header positions to canonical columns; raise SheetError for a column given twice."""
     alias = {key(a): name for name, aliases in columns.items() for a in (name, *aliases)}
     names: dict[int, str] = {}
     seen: dict[str, str] = {}
@@ -139,10 +143,6 @@ def _columns(
         if name in seen:
             raise SheetError(f"{label}: columns {seen[name]!r} and {cell!r} are both {name}")
         seen[name], names[i] = cell, name
-    missing = [c for c in required if c not in seen]
-    if missing:
-        wanted = "; ".join(f"{c} ({', '.join(repr(a) for a in columns[c][:3])})" for c in missing)
-        raise SheetError(f"{label}: no column for {wanted}")
     return names
 
 

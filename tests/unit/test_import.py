@@ -260,6 +260,14 @@ def test_progress_bar_counts_rows_to_the_end(tmp_path: Path) -> None:
     assert "\rchecking tps.csv [" in text and "300/300 rows 100%" in text
 
 
+def test_a_missing_sheet_is_named_even_with_a_progress_bar(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "tps.csv"  # counted for the bar before it was found missing, once
+    assert run_import(missing, None, AREAS, tmp_path / "out", progress=io.StringIO()) == 1
+    assert f"import: {missing}: no such file" in capsys.readouterr().err
+
+
 def test_the_command_needs_the_area_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
