@@ -30,16 +30,7 @@ from exporter.state.store import SiteStatus, Store
 from tests.conftest import REPO, require_binary
 from tests.fakes import lost, ok, partial
 from tests.stack import Prometheus, free_port, prometheus_config
-
-
-class Clock:
-    """A wall clock that starts an hour ago and moves a minute per failure."""
-
-    def __init__(self) -> None:
-        self.now = time.time() - 3600
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.test_store import Clock
 
 
 def known_store(inventory: Inventory, down: set[str], lossy: set[str]) -> Store:
@@ -49,7 +40,7 @@ def known_store(inventory: Inventory, down: set[str], lossy: set[str]) -> Store:
     for device_id in inventory.devices:
         store.record_ping(device_id, ok())
     for device_id in sorted(down):
-        clock.now += 60
+        clock.tick(60)
         for _ in range(3):
             store.record_ping(device_id, lost())
     for device_id in sorted(lossy):
