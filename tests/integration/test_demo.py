@@ -115,7 +115,10 @@ def test_demo_runs_the_chain_shows_a_fault_and_stops_on_ctrl_c() -> None:
         while not alerts:
             assert time.monotonic() < deadline, "no alert for the TPS that is down"
             time.sleep(1)
-            query = urllib.parse.urlencode({"query": 'ALERTS{site="tps-demo-01"}'})
+            # On its way down the TPS may first show degraded (its agent fails before damping
+            # lets ping declare it down): wait for the down alert itself.
+            selector = 'ALERTS{site="tps-demo-01", alertname="TPSSiteDown"}'
+            query = urllib.parse.urlencode({"query": selector})
             body = json.loads(get(f"{prometheus}/api/v1/query?{query}")[1])
             alerts = body["data"]["result"]
         assert alerts[0]["metric"]["alertname"] == "TPSSiteDown"  # type: ignore[index]
