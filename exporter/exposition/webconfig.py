@@ -26,11 +26,16 @@ from pathlib import Path
 from typing import TypeVar
 
 import bcrypt
-import yaml
 from aiohttp import web
 from yaml.nodes import Node
 
-from exporter.inventory.nodes import ConfigError, ConfigLoadError, Reader, compose_file
+from exporter.inventory.nodes import (
+    ConfigError,
+    ConfigLoadError,
+    Reader,
+    compose_file,
+    mapping_keys,
+)
 
 _TLS_KEYS = ("cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version",
              "max_version")  # fmt: skip
@@ -165,8 +170,7 @@ def _pick(r: Reader, mapping: dict[str, Node], key: str, choices: Mapping[str, T
 
 def _named(r: Reader, node: Node, where: str) -> dict[str, Node]:
     """Return a mapping whose keys are names the operator chooses (users, header names)."""
-    keys = [str(k.value) for k, _ in node.value] if isinstance(node, yaml.MappingNode) else []
-    return r.mapping(node, where, keys) or {}
+    return r.mapping(node, where, mapping_keys(node)) or {}
 
 
 def _is_bcrypt(text: str) -> bool:

@@ -308,7 +308,8 @@ def _sources(r: Reader, m: dict[str, Node], path: str) -> tuple[Source, ...]:
         oid = r.string(sm["oid"], join(join(join(path, "sources"), i), "oid"), OID)
         factor = 1.0
         if "scale" in sm:
-            factor = r.number(sm["scale"], join(join(path, "sources"), i), -1e18, 1e18) or 1.0
+            scale_path = join(join(join(path, "sources"), i), "scale")
+            factor = r.number(sm["scale"], scale_path, -1e18, 1e18) or 1.0
         if oid:
             out.append(Source(oid, factor))
     return tuple(out)

@@ -244,6 +244,11 @@ def test_auth_errors(site: Path, auths: str, expected: str) -> None:
             "p: {scalars: [{metric: tps_ups_on_battery, oid: 1.3.6.1.0, map: {on: 1}}]}",
             "profiles.p.scalars[0].map.on: keys must be integers, not 'on'",
         ),
+        (
+            "p: {scalars: [{metric: tps_device_uptime_seconds, "
+            "sources: [{oid: 1.3.6.1.2.1.1.3.0, scale: ten}]}]}",
+            "profiles.p.scalars[0].sources[0].scale: must be a number, not 'ten'",
+        ),
     ],
 )
 def test_profile_errors(site: Path, profile: str, expected: str) -> None:
