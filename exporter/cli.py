@@ -37,7 +37,7 @@ EXIT_CONFIG, EXIT_PERMISSION, EXIT_USAGE = 1, 2, 64
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the chosen command."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     logs.setup(args.log_level, args.log_format)
     source = _source(args)
     if args.command == "check":
@@ -88,7 +88,8 @@ def _common(parser: argparse.ArgumentParser, default: object) -> None:
                         help="auto: unprivileged datagram socket, else raw")  # fmt: skip
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command line: a run, and the check, probe, import and report commands."""
     parser = argparse.ArgumentParser(
         prog="tps-exporter",
         description="Poll the devices that connect polling stations (TPS) and export their "
