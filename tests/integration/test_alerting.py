@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -137,13 +136,6 @@ def test_the_message_a_technician_reads(tmp_path: Path) -> None:
     assert "  Perangkat / device: rtr-w1 (device_down)" in lines
     assert "  Mulai / since: 27 Nov 10:05 WITA" in lines  # 02:05 UTC is 10:05 in WITA
     assert "  A &gt; B &amp; C" in lines  # Telegram's HTML mode needs escaping
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
-    yield hook
-    hook.close()
 
 
 def test_inhibition_in_a_real_alertmanager(webhook: Webhook, tmp_path: Path) -> None:
