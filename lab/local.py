@@ -15,12 +15,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(url: str, seconds: float = 20) -> None:
+def wait_ready(url: str, seconds: float = 20, headers: dict[str, str] | None = None) -> None:
     """Block until a URL answers with a 2xx status, or raise TimeoutError after `seconds`."""
     deadline = time.monotonic() + seconds
+    request = urllib.request.Request(url, headers=headers or {})
     while time.monotonic() < deadline:
         # urlopen raises for 4xx and 5xx (HTTPError is an OSError) and for no server at all.
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2):
+        with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=2):
             return
         time.sleep(0.1)
     raise TimeoutError(f"{url} did not become ready")

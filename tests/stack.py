@@ -141,7 +141,14 @@ class _Server:
     """A Prometheus-family server on loopback, started from a config, logging to a file."""
 
     def __init__(
-        self, binary: str, config: str, workdir: Path, name: str, flags: list[str]
+        self,
+        binary: str,
+        config: str,
+        workdir: Path,
+        name: str,
+        flags: list[str],
+        *,
+        ready_headers: dict[str, str] | None = None,
     ) -> None:
         (workdir / f"{name}.yml").write_text(config)
         self.port = free_port()
@@ -157,7 +164,7 @@ class _Server:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        wait_ready(f"{self.url}/-/ready", 30)
+        wait_ready(f"{self.url}/-/ready", 30, ready_headers)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -200,11 +207,22 @@ def prometheus_config(port: int, rules: Path | None = REPO / "alerts" / "tps-rul
 
 
 class Prometheus(_Server):
-    """A real Prometheus on loopback with the given configuration."""
+    """A real Prometheus on loopback with the given configuration (and web configuration)."""
 
-    def __init__(self, config: str, workdir: Path) -> None:
+    def __init__(
+        self,
+        config: str,
+        workdir: Path,
+        web_config: str = "",
+        ready_headers: dict[str, str] | None = None,
+    ) -> None:
         flags = [f"--storage.tsdb.path={workdir / 'tsdb'}"]
-        super().__init__("prometheus", config, workdir, "prometheus", flags)
+        if web_config:
+            (workdir / "prometheus-web.yml").write_text(web_config)
+            flags.append(f"--web.config.file={workdir / 'prometheus-web.yml'}")
+        super().__init__(
+            "prometheus", config, workdir, "prometheus", flags, ready_headers=ready_headers
+        )
 
     def query(self, promql: str) -> list[dict[str, object]]:
         """Return the result of an instant query."""

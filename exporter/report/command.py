@@ -32,6 +32,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     report.add_argument("--prometheus", default=os.environ.get("PROMETHEUS_URL",
                         "http://localhost:9090"), help="Prometheus URL (default: $PROMETHEUS_URL "
                         "or http://localhost:9090)")  # fmt: skip
+    report.add_argument("--prometheus.user", dest="prometheus_user",
+                        help="basic-auth user, when Prometheus asks for one")  # fmt: skip
+    report.add_argument("--prometheus.password-file", dest="prometheus_password_file", type=Path,
+                        help="file holding that user's password")  # fmt: skip
     report.add_argument("--province", help="a province's name or code (default: the nation)")
     report.add_argument("--at", help="when: 2024-11-27T10:00 (in --timezone), RFC 3339, or "
                         "Unix seconds (default: now)")  # fmt: skip
@@ -54,7 +58,11 @@ def run(args: argparse.Namespace, querier: Querier | None = None) -> int:
         return _usage(str(exc))
     if args.format == "pdf" and args.output is None:
         return _usage("--format pdf needs --output FILE")
-    querier = querier or Prometheus(args.prometheus)
+    try:
+        auth = _auth(args.prometheus_user, args.prometheus_password_file)
+    except ValueError as exc:
+        return _usage(str(exc))
+    querier = querier or Prometheus(args.prometheus, auth=auth)
     try:
         province = _province(querier, args.province, at)
         report = build(querier, at, province)
@@ -67,6 +75,22 @@ def run(args: argparse.Namespace, querier: Querier | None = None) -> int:
               "tps-exporter rules loaded and the exporters scraped?)", file=sys.stderr)  # fmt: skip
         return EXIT_FAILED
     return _write(report, args.format, zone, args.output, args.limit)
+
+
+def _auth(user: str | None, password_file: Path | None) -> tuple[str, str] | None:
+    """Return (user, password) for Prometheus's basic auth, the password read from its file."""
+    if user is None and password_file is None:
+        return None
+    if user is None or password_file is None:
+        raise ValueError("--prometheus.user and --prometheus.password-file go together")
+    try:
+        # Like Prometheus's own password_file: the file's text, without the trailing newline.
+        password = password_file.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--prometheus.password-file {password_file}: {exc}") from None
+    if not password:
+        raise ValueError(f"--prometheus.password-file {password_file} is empty")
+    return user, password
 
 
 def parse_time(text: str, zone: str) -> dt.datetime:

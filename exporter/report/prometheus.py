@@ -67,6 +67,8 @@ class Prometheus:
                 detail = json.load(exc).get("error", exc.reason)
             except ValueError:
                 detail = exc.reason
+            if exc.code == 401:
+                detail = f"{detail}: a user and password are needed, or the ones given are wrong"
             raise PrometheusError(f"{self.url}: HTTP {exc.code}: {detail}") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise PrometheusError(f"{self.url}: {exc}") from None

@@ -8,6 +8,7 @@ now and at a past time (before the states changed).
 
 from __future__ import annotations
 
+import base64
 import csv
 import http.server
 import io
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import bcrypt
 import pytest
 
 from exporter.cli import main
@@ -205,3 +207,43 @@ def test_report_names_what_went_wrong(capsys: pytest.CaptureFixture[str]) -> Non
         "2024-11-27T10:00:00+08:00"
     )
     assert parse_time("1732676400", "Asia/Jakarta").timestamp() == 1732676400
+
+
+def test_report_through_basic_auth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    require_binary("prometheus")
+    _config, example = load(None, [REPO / "targets"])
+    store = known_store(example, set(), lossy=set())
+    digest = bcrypt.hashpw(b"kpu-noc-2029", bcrypt.gensalt(4)).decode()
+    token = base64.b64encode(b"noc:kpu-noc-2029").decode()
+    (tmp_path / "right").write_text("kpu-noc-2029\n")
+    (tmp_path / "wrong").write_text("hunter22\n")
+    with serving({"metrics": render(store, RuntimeStats())}) as port:
+        prom = Prometheus(
+            prometheus_config(port),
+            tmp_path,
+            web_config=f"basic_auth_users:\n  noc: '{digest}'\n",
+            ready_headers={"Authorization": f"Basic {token}"},
+        )
+        try:
+            right = ["--prometheus.user", "noc", "--prometheus.password-file", f"{tmp_path}/right"]
+            deadline = time.monotonic() + 60
+            while main(["report", "--prometheus", prom.url, "--province", "21", *right]) != 0:
+                assert time.monotonic() < deadline, capsys.readouterr().err
+                time.sleep(1)
+            assert capsys.readouterr().out.startswith("TPS readiness, Kepulauan Riau, ")
+            for given in ([], ["--prometheus.user", "noc", "--prometheus.password-file",
+                               str(tmp_path / "wrong")]):  # fmt: skip
+                assert main(["report", "--prometheus", prom.url, *given]) == 1
+                assert "HTTP 401: Unauthorized: a user and password are needed" in (
+                    capsys.readouterr().err
+                )
+        finally:
+            prom.stop()
+    assert main(["report", "--prometheus.user", "noc"]) == 64
+    assert "--prometheus.user and --prometheus.password-file go together" in (
+        capsys.readouterr().err
+    )
+    missing = tmp_path / "nowhere"
+    given = ["--prometheus.user", "noc", "--prometheus.password-file", str(missing)]
+    assert main(["report", *given]) == 64
+    assert f"--prometheus.password-file {missing}: " in capsys.readouterr().err
