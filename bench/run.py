@@ -416,11 +416,13 @@ def exposition(n: int) -> list[Row]:
     from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415
 
     from exporter.exposition.render import render  # noqa: PLC0415
+    from exporter.exposition.status import status_view  # noqa: PLC0415
     from exporter.inventory.model import (  # noqa: PLC0415
         Area,
         Check,
         Device,
         DeviceKind,
+        ElectionCalendar,
         IcmpSettings,
         Inventory,
         Place,
@@ -466,6 +468,9 @@ def exposition(n: int) -> list[Row]:
     started = time.process_time()
     compressed = gzip.compress(body, compresslevel=1)
     gzip_s = time.process_time() - started
+    started = time.process_time()
+    status_view(store, ElectionCalendar())  # what /status.json computes for the nation
+    status_s = time.process_time() - started
     samples = body.count(b"\n") - 2 * body.count(b"# TYPE")
     parsed = [
         (f.name, f.type, f.documentation, [(s.name, s.labels, s.value) for s in f.samples])
@@ -500,6 +505,7 @@ def exposition(n: int) -> list[Row]:
                 "bytes": len(body),
                 "gzip_bytes": len(compressed),
                 "gzip_s": round(gzip_s, 3),
+                "status_json_s": round(status_s, 3),
             },
         ),
         Row(

@@ -9,6 +9,7 @@ import re
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from exporter.exposition import web
 from exporter.exposition.status import (
     MATCHES_SHOWN,
     OFFLINE_SHOWN,
@@ -151,5 +152,43 @@ def test_status_json_takes_only_area_and_a_short_query() -> None:
             # Nothing from outside: a war room's browser may have no internet.
             assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
             assert "@import" not in page and "url(" not in page
+
+    asyncio.run(scenario())
+
+
+def test_screens_asking_together_share_one_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = Source(None, (REPO / "targets",))
+    exporter = Exporter(source, *source.load(), FakeTransport(), FakeSnmpClient())
+    app = make_app(exporter)
+    clock = Clock()
+    app[web.STATUS_ANSWERS].clock = clock
+    computed: list[tuple[str, str]] = []
+
+    def counted(store: Store, calendar: ElectionCalendar, area: str, query: str) -> object:
+        computed.append((area, query))
+        return status_view(store, calendar, area, query)
+
+    monkeypatch.setattr(web, "status_view", counted)
+
+    async def scenario() -> None:
+        async with TestClient(TestServer(app)) as client:
+
+            async def ask(**params: str) -> dict[str, object]:
+                response = await client.get("/status.json", params=params)
+                assert response.status == 200 and response.content_type == "application/json"
+                return dict(await response.json())
+
+            first = await ask()
+            clock.tick(1.9)
+            assert await ask() == first  # a second screen, a moment later
+            assert (await ask(area="21.01"))["total"] == 382  # another area is its own
+            assert (await ask(q="kawal"))["matches"]
+            assert computed == [("", ""), ("21.01", ""), ("", "kawal")]
+            clock.tick(0.1)
+            await ask()  # two seconds on: computed again
+            assert (await client.post("/-/reload")).status == 200
+            await ask()  # a new inventory: computed again at once
+            assert computed[3:] == [("", ""), ("", "")]
+            assert (await client.get("/status.json", params={"area": "99"})).status == 404
 
     asyncio.run(scenario())
