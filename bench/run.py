@@ -604,10 +604,16 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count()},
         "rows": [dict(asdict(r), cpu_per_unit_us=r.cpu_per_unit_us) for r in rows],
     }
-    # A soak alone keeps its own latest, so it does not hide the last comparison with the peers.
-    latest = "latest-soak.json" if only == {"soak"} else "latest.json"
-    for name in (f"{stamp}.json", latest):
+    # latest.json is the last full comparison with the peers; a soak alone keeps its own latest,
+    # and a partial run only its dated file, so neither hides the last full one.
+    names = [f"{stamp}.json"]
+    if only == {"soak"}:
+        names.append("latest-soak.json")
+    elif only >= {"icmp", "snmp", "exposition"} and not args.quick:
+        names.append("latest.json")
+    for name in names:
         (RESULTS / name).write_text(json.dumps(payload, indent=2))
+    print(f"results: {', '.join(str(RESULTS / n) for n in names)}", file=sys.stderr)
     return 0
 
 
