@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyasn1.codec.ber import encoder as ber_encoder
 from pysnmp.proto import api, rfc1902, rfc1905
 
+from exporter.inventory.model import Inventory
 from exporter.pollers.results import Failure, PingResult
 from exporter.pollers.snmp_client import (
     SnmpAuthError,
@@ -19,6 +20,7 @@ from exporter.pollers.snmp_client import (
     SnmpType,
     VarBind,
 )
+from exporter.state.store import Store
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -88,6 +90,39 @@ SNMPREC_TYPES = {
     "64": SnmpType.IP_ADDRESS, "65": SnmpType.COUNTER32, "66": SnmpType.GAUGE32,
     "67": SnmpType.TIMETICKS, "70": SnmpType.COUNTER64,
 }  # fmt: skip
+
+
+class Clock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def tick(self, seconds: float = 30.0) -> None:
+        self.now += seconds
+
+
+def polled_store(
+    inventory: Inventory,
+    down: Iterable[str],
+    clock: Clock,
+    lossy: Iterable[str] = (),
+) -> Store:
+    """A store where every device answered once; then `down` ones failed, one a minute, and
+    `lossy` ones lost two of three echoes."""
+    store = Store(inventory, clock)
+    for device_id in inventory.devices:
+        store.record_ping(device_id, ok())
+    for device_id in sorted(down):
+        clock.tick(60)
+        for _ in range(3):
+            store.record_ping(device_id, lost())
+    for device_id in sorted(lossy):
+        store.record_ping(device_id, partial(received=1))
+    return store
 
 
 def parse_snmprec(text: str) -> dict[str, VarBind]:

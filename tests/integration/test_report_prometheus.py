@@ -25,29 +25,12 @@ import pytest
 from exporter.cli import main
 from exporter.exposition.render import render
 from exporter.inventory.load import load
-from exporter.inventory.model import Inventory
 from exporter.report.command import parse_time
 from exporter.state.stats import RuntimeStats
 from exporter.state.store import SiteStatus, Store
 from tests.conftest import REPO, require_binary
-from tests.fakes import lost, ok, partial
+from tests.fakes import Clock, polled_store
 from tests.stack import Prometheus, free_port, prometheus_config
-from tests.unit.test_store import Clock
-
-
-def known_store(inventory: Inventory, down: set[str], lossy: set[str]) -> Store:
-    """Every device answered; then `down` ones failed (a minute apart), `lossy` ones lost echoes."""
-    clock = Clock()
-    store = Store(inventory, clock)
-    for device_id in inventory.devices:
-        store.record_ping(device_id, ok())
-    for device_id in sorted(down):
-        clock.tick(60)
-        for _ in range(3):
-            store.record_ping(device_id, lost())
-    for device_id in sorted(lossy):
-        store.record_ping(device_id, partial(received=1))
-    return store
 
 
 def truth(store: Store) -> tuple[dict[tuple[str, str], Counter[str]], dict[str, tuple[str, ...]]]:
@@ -150,11 +133,13 @@ def test_report_equals_the_truth_now_and_at_a_past_time(
     bts = {d.id for d in example.devices.values() if d.kind == "bts"}
     behind = {d.id for d in example.devices.values() if d.parent in bts}
     first = sorted(bts)[:3]
-    before = known_store(example, {*first, *(d for d in behind if example.devices[d].parent
-                                             in first)}, lossy={sorted(behind)[-1]})  # fmt: skip
+
+    def with_routers(down: list[str]) -> set[str]:
+        return {*down, *(d for d in behind if example.devices[d].parent in down)}
+
+    before = polled_store(example, with_routers(first), Clock(), lossy={sorted(behind)[-1]})
     later = sorted(bts)[5:7]  # those came back; two others went down with their routers
-    after = known_store(example, {*later, *(d for d in behind if example.devices[d].parent
-                                            in later)}, lossy=set())  # fmt: skip
+    after = polled_store(example, with_routers(later), Clock())
     assert truth(before) != truth(after)
     pages = {"metrics": render(before, RuntimeStats())}
     with serving(pages) as port:
@@ -212,7 +197,7 @@ def test_report_names_what_went_wrong(capsys: pytest.CaptureFixture[str]) -> Non
 def test_report_through_basic_auth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     require_binary("prometheus")
     _config, example = load(None, [REPO / "targets"])
-    store = known_store(example, set(), lossy=set())
+    store = polled_store(example, set(), Clock())
     digest = bcrypt.hashpw(b"kpu-noc-2029", bcrypt.gensalt(4)).decode()
     token = base64.b64encode(b"noc:kpu-noc-2029").decode()
     (tmp_path / "right").write_text("kpu-noc-2029\n")

@@ -23,8 +23,7 @@ from exporter.inventory.model import ElectionCalendar, ElectionDay, Inventory
 from exporter.runtime import Exporter, Source
 from exporter.state.store import SiteStatus, Store
 from tests.conftest import REPO
-from tests.fakes import FakeSnmpClient, FakeTransport, lost, ok, partial
-from tests.unit.test_store import Clock
+from tests.fakes import Clock, FakeSnmpClient, FakeTransport, partial, polled_store
 
 CALENDAR = ElectionCalendar()
 
@@ -34,21 +33,9 @@ def example() -> Inventory:
     return load(None, [REPO / "targets"])[1]
 
 
-def polled(inventory: Inventory, down: set[str], clock: Clock) -> Store:
-    """A store where every device answered once, then `down` ones failed, one a minute."""
-    store = Store(inventory, clock)
-    for device_id in inventory.devices:
-        store.record_ping(device_id, ok())
-    for device_id in sorted(down):
-        clock.tick(60)
-        for _ in range(3):
-            store.record_ping(device_id, lost())
-    return store
-
-
 def test_counts_add_up_from_the_nation_down_to_a_village(example: Inventory) -> None:
     routers = sorted(d for d in example.devices if d.startswith("rtr-21.01."))[:6]
-    store = polled(example, set(routers), Clock())
+    store = polled_store(example, set(routers), Clock())
     expected_down = sum(
         1 for s in example.sites.values() if s.devices and set(s.devices) <= set(routers)
     )
@@ -77,7 +64,7 @@ def test_offline_lists_down_before_degraded_newest_first_and_says_how_many_more(
     clock = Clock()
     # Every base station down, and the routers behind them: most TPS of the province.
     behind_bts = {d.id for d in example.devices.values() if d.kind == "bts" or d.parent}
-    store = polled(example, behind_bts, clock)
+    store = polled_store(example, behind_bts, clock)
     sat = next(d for d in sorted(example.devices) if d.startswith("sat-"))
     store.record_ping(sat, partial(received=1))  # one lossy satellite: degraded
     view = status_view(store, CALENDAR)
@@ -103,7 +90,7 @@ def test_offline_lists_down_before_degraded_newest_first_and_says_how_many_more(
 
 
 def test_search_finds_tps_by_name_village_or_device_within_the_area(example: Inventory) -> None:
-    store = polled(example, set(), Clock())
+    store = polled_store(example, set(), Clock())
     by_device = status_view(store, CALENDAR, query="RTR-21.01.04.1005")
     assert {m["id"] for m in by_device["matches"]} == {
         s.id for s in example.sites.values() if "rtr-21.01.04.1005" in s.devices

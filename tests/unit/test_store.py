@@ -11,20 +11,7 @@ from exporter.inventory.model import Inventory
 from exporter.pollers.results import Failure
 from exporter.state.store import DeviceStatus, SiteStatus, Store
 from tests.conftest import device_yaml, site_yaml
-from tests.fakes import lost, ok, partial
-
-
-class Clock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def tick(self, seconds: float = 30.0) -> None:
-        self.now += seconds
+from tests.fakes import Clock, lost, ok, partial
 
 
 def inventory(tmp_path: Path, devices: str, sites: str) -> Inventory:
