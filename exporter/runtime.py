@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import ctypes
+import datetime as dt
 import gc
 import logging
 import multiprocessing
@@ -24,11 +25,13 @@ from exporter.pollers.results import PingResult
 from exporter.pollers.scheduler import Scheduler
 from exporter.pollers.snmp import SnmpPoller
 from exporter.pollers.snmp_client import SnmpClient
+from exporter.state.phase import Phase, phase_at
 from exporter.state.stats import RuntimeStats
 from exporter.state.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+URGENT_PHASES = frozenset({Phase.VOTING, Phase.COUNTING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +87,17 @@ class Exporter:
         inventory: Inventory,
         transport: EchoTransport,
         snmp_client: SnmpClient,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.source = source
+        self.clock = clock
+        # The time zones now voting or counting: their devices are polled on voting_interval.
+        self.urgent_zones: frozenset[str] = frozenset()
         self.transport = transport
         self.stats = RuntimeStats()
         self.config = config
-        self.store = Store(inventory)
+        self.store = Store(inventory, clock)
         release_memory()
         self.stats.reloaded(True)
         self.resolver = Resolver(
@@ -98,7 +106,7 @@ class Exporter:
         self.icmp = IcmpPoller(transport, self.resolver)
         self.scheduler = Scheduler(
             self._poll_icmp,
-            lambda device: device.icmp.interval,
+            self._icmp_interval,
             self.stats.poll_lag["icmp"],
             on_skip=lambda: self.stats.polls_skipped.update(["icmp"]),
             begin=self._begin_icmp,
@@ -126,11 +134,13 @@ class Exporter:
 
     def start(self) -> None:
         """Start polling every device of the inventory."""
+        self.urgent_zones = self._zones_in_urgent_phase()
         self._schedule(self.inventory)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self.scheduler.run()),
                        loop.create_task(self.snmp_scheduler.run()),
-                       loop.create_task(self._watch_loop())]  # fmt: skip
+                       loop.create_task(self._watch_loop()),
+                       loop.create_task(self._phase_loop())]  # fmt: skip
         self.ready = True
         log.info(
             "polling started",
@@ -164,8 +174,22 @@ class Exporter:
             )
             return []
 
+    def _follow_up(self, scheduler: Scheduler, device: Device, failures: int, down: bool) -> None:
+        """After a missed poll, ask again soon; after the first, look at the parent now too, so
+        an outage is confirmed in seconds and blamed on the right device."""
+        if failures == 0 or down:
+            return
+        scheduler.expedite(device.id, device.state.confirm_interval)
+        if failures == 1 and device.parent is not None:
+            parent = self.store.devices.get(device.parent)
+            if parent is None or Check.ICMP not in parent.device.checks:
+                return
+            last = parent.last_poll
+            if last is None or self.clock() - last > parent.device.state.confirm_interval:
+                self.scheduler.expedite(parent.device.id, 0.0)
+
     def _apply(self, config: Config, inventory: Inventory) -> None:
-        store = Store(inventory)
+        store = Store(inventory, self.clock)
         store.adopt(self.store)
         self.config, self.store = config, store
         self.resolver.refresh_interval = config.resolver.refresh_interval
@@ -174,6 +198,36 @@ class Exporter:
         self._schedule(inventory)
         # After the swap, so the old inventory is gone before the collection and not frozen.
         release_memory()
+
+    def _icmp_interval(self, device: Device) -> float:
+        """Poll faster while a TPS behind the device votes or counts in its own zone."""
+        zones = self.store.zones.get(device.id)
+        if zones is not None and not zones.isdisjoint(self.urgent_zones):
+            return device.icmp.urgent_interval
+        return device.icmp.interval
+
+    def _zones_in_urgent_phase(self) -> frozenset[str]:
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        zones = {s.timezone for s in self.inventory.sites.values()}
+        calendar = self.config.election
+        return frozenset(z for z in zones if phase_at(calendar, now, z).phase in URGENT_PHASES)
+
+    def update_phases(self) -> bool:
+        """Reschedule the polls when a zone enters or leaves voting and counting; return
+        whether it did."""
+        urgent = self._zones_in_urgent_phase()
+        if urgent == self.urgent_zones:
+            return False
+        log.info("polling interval follows the election phase", extra={"zones": sorted(urgent)})
+        self.urgent_zones = urgent
+        self._schedule(self.inventory)
+        return True
+
+    async def _phase_loop(self, period: float = 15.0) -> None:
+        """Look at the election phase of each zone every `period` seconds."""
+        while True:
+            await asyncio.sleep(period)
+            self.update_phases()
 
     def _schedule(self, inventory: Inventory) -> None:
         devices = inventory.devices.values()
@@ -198,6 +252,10 @@ class Exporter:
     async def _poll_snmp(self, device: Device) -> None:
         result = await self._timed("snmp", self.snmp.poll(device))
         self.store.record_snmp(device.id, result)
+        if (
+            state := self.store.devices.get(device.id)
+        ) is not None and Check.ICMP not in device.checks:
+            self._follow_up(self.snmp_scheduler, device, state.snmp_failures, state.snmp_down())
         if not result.answered:
             log.debug(
                 "no SNMP answer",
@@ -221,6 +279,8 @@ class Exporter:
 
     def _record_ping(self, device: Device, result: PingResult) -> None:
         self.store.record_ping(device.id, result)
+        if (state := self.store.devices.get(device.id)) is not None:
+            self._follow_up(self.scheduler, device, state.consecutive_failures, state.icmp_down())
         if not result.ok:
             log.debug(
                 "no answer",

@@ -34,7 +34,9 @@ from exporter.inventory.snmp_config import SnmpSection, read_device_block, read_
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}")
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
-_ICMP_KEYS = ("interval", "timeout", "count", "spacing", "max_loss_ratio", "max_rtt")
+_ICMP_KEYS = (
+    "interval", "voting_interval", "timeout", "count", "spacing", "max_loss_ratio", "max_rtt",
+)  # fmt: skip
 _DEVICE_KEYS = (
     "id", "name", "kind", "operator", "address", "family", "parent", "checks", "icmp", "snmp",
     "down_after",
@@ -174,6 +176,7 @@ def _icmp(r: Reader, node: Node, path: str, base: IcmpSettings) -> IcmpSettings:
         return base
     durations = {
         "interval": (0.1, 86400.0),
+        "voting_interval": (0.1, 86400.0),
         "timeout": (0.01, 60.0),
         "spacing": (0.01, 60.0),
         "max_rtt": (0.001, 60.0),
@@ -194,7 +197,15 @@ def _icmp(r: Reader, node: Node, path: str, base: IcmpSettings) -> IcmpSettings:
         spacing=seconds.get("spacing") or base.spacing,
         max_loss_ratio=base.max_loss_ratio if loss is None else loss,
         max_rtt=seconds.get("max_rtt") or base.max_rtt,
+        voting_interval=seconds.get("voting_interval") or base.voting_interval,
     )
+    if "voting_interval" in seconds and settings.busy_time >= settings.voting_interval:
+        r.error(
+            m["voting_interval"],
+            join(path, "voting_interval"),
+            f"a poll takes up to (count-1) x spacing + timeout = {settings.busy_time:g}s, "
+            f"which must be shorter than voting_interval ({settings.voting_interval:g}s)",
+        )
     if settings.busy_time >= settings.interval:
         r.error(
             node,
@@ -206,17 +217,20 @@ def _icmp(r: Reader, node: Node, path: str, base: IcmpSettings) -> IcmpSettings:
 
 
 def _state(r: Reader, node: Node, base: StateSettings) -> StateSettings:
-    m = r.mapping(node, "state", ("down_after", "window"))
+    m = r.mapping(node, "state", ("down_after", "window", "confirm_interval"))
     if m is None:
         return base
-    down_after = window = None
+    down_after = window = confirm = None
     if "down_after" in m:
         down_after = r.integer(m["down_after"], "state.down_after", 1, 100)
     if "window" in m:
         window = r.integer(m["window"], "state.window", 1, 1000)
+    if "confirm_interval" in m:
+        confirm = r.duration(m["confirm_interval"], "state.confirm_interval", 0.1, 3600)
     return StateSettings(
         down_after=down_after or base.down_after,
         window=window or base.window,
+        confirm_interval=confirm or base.confirm_interval,
     )
 
 

@@ -156,6 +156,14 @@ class IcmpSettings:
     spacing: float = 1.0
     max_loss_ratio: float = 0.1
     max_rtt: float = 1.0
+    voting_interval: float = 10.0  # while a TPS behind the device votes or counts
+
+    @property
+    def urgent_interval(self) -> float:
+        """Return the interval used during voting and counting: never longer than `interval`,
+        and never so short that one poll would still run when the next is due."""
+        urgent = min(self.voting_interval, self.interval)
+        return urgent if urgent > self.busy_time else self.interval
 
     @property
     def busy_time(self) -> float:
@@ -169,6 +177,9 @@ class StateSettings:
 
     down_after: int = 3
     window: int = 10
+    # After a missed poll the next one comes this soon, until the device answers or is down:
+    # an outage is confirmed in seconds instead of `down_after` whole intervals.
+    confirm_interval: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)

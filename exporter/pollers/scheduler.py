@@ -29,6 +29,8 @@ class _Job:
     token: int
     task: asyncio.Task[None] | None = None
     running: bool = False  # a poll started without a task is in flight
+    next_due: float = 0.0  # the next regular poll
+    extra_due: float | None = None  # an extra poll asked for by expedite()
 
     def finished(self) -> None:
         """Mark the task-less poll in flight as ended."""
@@ -61,7 +63,8 @@ class Scheduler:
         self._lag = lag
         self._on_skip = on_skip
         self._jobs: dict[str, _Job] = {}
-        self._heap: list[tuple[float, int, str]] = []
+        # (due, token, device, extra): an extra poll is a one-off; a regular one schedules the next.
+        self._heap: list[tuple[float, int, str, bool]] = []
         self._tokens = 0
         self._wakeup: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -88,10 +91,30 @@ class Scheduler:
             self._tokens += 1
             if current is not None and current.task is not None:
                 current.task.cancel()
-            self._jobs[device.id] = _Job(device, interval, self._tokens)
-            heapq.heappush(self._heap, (self._first_due(device.id, interval, now), self._tokens,
-                                        device.id))  # fmt: skip
+            job = _Job(device, interval, self._tokens)
+            job.next_due = self._first_due(device.id, interval, now)
+            self._jobs[device.id] = job
+            heapq.heappush(self._heap, (job.next_due, job.token, device.id, False))
         self._wake()
+
+    def interval(self, device_id: str) -> float | None:
+        """Return the interval a device is polled on now (None if it is not polled)."""
+        job = self._jobs.get(device_id)
+        return None if job is None else job.interval
+
+    def expedite(self, device_id: str, delay: float) -> bool:
+        """Poll a device once `delay` seconds from now, unless a poll comes by then anyway;
+        return whether an extra poll was scheduled."""
+        job = self._jobs.get(device_id)
+        if job is None or self._loop is None:
+            return False
+        due = self._loop.time() + delay
+        if job.next_due <= due or (job.extra_due is not None and job.extra_due <= due):
+            return False
+        job.extra_due = due
+        heapq.heappush(self._heap, (due, job.token, device_id, True))
+        self._wake()
+        return True
 
     def overdue(self) -> float:
         """Return how long the most overdue poll has waited past its due time."""
@@ -123,19 +146,30 @@ class Scheduler:
             due += math.ceil((now - due) / interval) * interval
         return due
 
-    def _start_due(self, due: float, token: int, device_id: str, now: float) -> None:
+    def _start_due(self, due: float, token: int, device_id: str, extra: bool, now: float) -> None:
         job = self._jobs.get(device_id)
         if job is None or job.token != token:
             return  # the device was removed or rescheduled
+        if extra:
+            if job.extra_due == due:
+                job.extra_due = None
+                if not job.busy():  # a poll in flight answers the question already
+                    self._launch(job)
+            return
         self._lag.observe(now - due)
         if job.busy():
             self._on_skip()
-        elif not self._began(job):
-            job.task = asyncio.get_running_loop().create_task(self._guarded(job.device))
+        else:
+            self._launch(job)
         next_due = due + job.interval
         if next_due <= now:  # far behind: skip the missed slots rather than burst
             next_due += math.ceil((now - next_due) / job.interval) * job.interval
-        heapq.heappush(self._heap, (next_due, token, device_id))
+        job.next_due = next_due
+        heapq.heappush(self._heap, (next_due, token, device_id, False))
+
+    def _launch(self, job: _Job) -> None:
+        if not self._began(job):
+            job.task = asyncio.get_running_loop().create_task(self._guarded(job.device))
 
     def _began(self, job: _Job) -> bool:
         """Start the poll without a task where the poller can: at 100,000 devices a task per

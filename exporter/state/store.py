@@ -92,6 +92,13 @@ class DeviceState:
         checked = Check.SNMP in self.device.checks
         return checked and self.snmp_failures >= self.device.state.down_after
 
+    def failing(self) -> bool:
+        """Return whether the device missed its last poll and is not yet confirmed down: its
+        children's outages may be its own."""
+        if Check.ICMP in self.device.checks:
+            return 0 < self.consecutive_failures < self.device.state.down_after
+        return 0 < self.snmp_failures < self.device.state.down_after
+
     def answers_ping(self) -> bool:
         """Return whether the device's last ICMP verdict is that it answers."""
         return (
@@ -159,16 +166,27 @@ class Store:
         self.sites = {s.id: SiteState(s, since=now) for s in inventory.sites.values()}
         self._children = inventory.children()
         self._behind = inventory.sites_behind()
+        self.zones = self._zones_of_devices()
         self.polls: Counter[tuple[str, str]] = Counter()
         self.poll_errors: Counter[tuple[str, str]] = Counter()
         for state in self.sites.values():
             self._settle_site(state, now)
+
+    def _zones_of_devices(self) -> dict[str, frozenset[str]]:
+        """Return the time zones of the TPS behind each device (one shared set per combination)."""
+        shared: dict[frozenset[str], frozenset[str]] = {}
+        out = {}
+        for device_id, site_ids in self._behind.items():
+            zones = frozenset(self.sites[s].site.timezone for s in site_ids)
+            out[device_id] = shared.setdefault(zones, zones)
+        return out
 
     def record_ping(self, device_id: str, result: PingResult) -> None:
         """Fold one ICMP poll into a device's state and everything that depends on it."""
         state = self.devices.get(device_id)
         if state is None:  # removed by a reload while its poll was in flight
             return
+        was_failing = state.failing()
         now = self.clock()
         state.last_poll = now
         state.last = (result.sent, result.rtt_min, result.rtt_avg, result.rtt_max,
@@ -195,13 +213,15 @@ class Store:
             state.last_failure = failure
             if state.failing_since is None:
                 state.failing_since = now
-        self._settle_device(state, now)
+        # A parent that starts or stops failing changes what its children's outages mean.
+        self._settle_device(state, now, force=was_failing != state.failing())
 
     def record_snmp(self, device_id: str, result: SnmpResult) -> None:
         """Fold one SNMP poll into a device's state and everything that depends on it."""
         state = self.devices.get(device_id)
         if state is None:
             return
+        was_failing = state.failing()
         now = self.clock()
         state.snmp = result
         state.snmp_errors.update(dict(result.errors))
@@ -223,7 +243,7 @@ class Store:
             state.snmp_last_failure = result.failure or "timeout"
             if state.snmp_failing_since is None:
                 state.snmp_failing_since = now
-        self._settle_device(state, now)
+        self._settle_device(state, now, force=was_failing != state.failing())
 
     def adopt(self, old: Store) -> None:
         """Carry states and counters over from the store of the previous inventory."""
@@ -254,7 +274,9 @@ class Store:
         icmp_down, snmp_down = state.icmp_down(), state.snmp_down()
         if icmp_down or snmp_down:
             parent = self.devices.get(device.parent) if device.parent else None
-            if parent is not None and parent.status in _FAILED:
+            # A parent still confirming its own outage is blamed from the start: when a BTS and
+            # the routers behind it die together, the routers may be confirmed first.
+            if parent is not None and (parent.status in _FAILED or parent.failing()):
                 return DeviceStatus.UNREACHABLE, "parent_down"
             # As LibreNMS does: the reason says which check failed, ICMP first.
             if icmp_down:
@@ -272,8 +294,11 @@ class Store:
             return DeviceStatus.DEGRADED, "wan_down"
         return DeviceStatus.UP, "none"
 
-    def _settle_device(self, state: DeviceState, now: float, propagate: bool = True) -> None:
-        if not self._update_device(state, now) or not propagate:
+    def _settle_device(
+        self, state: DeviceState, now: float, propagate: bool = True, force: bool = False
+    ) -> None:
+        changed = self._update_device(state, now)
+        if not propagate or not (changed or (force and state.device.id in self._children)):
             return
         self._update_descendants(state, now)
         # Every site behind it, even one whose own device did not change: which device is the
