@@ -99,6 +99,9 @@ class _Merge:
     # a copy each was most of the inventory's memory).
     areas: dict[tuple[str, str], Area] = field(default_factory=dict)
     places: dict[tuple[Area, ...], Place] = field(default_factory=dict)
+    # The first name given to each area code, and where: one code has one name, or alerts
+    # would be routed and counted under two.
+    area_names: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
     def area(self, code: str, name: str) -> Area:
         """Return the one Area object for this code and name."""
@@ -462,7 +465,31 @@ def _area(r: Reader, node: Node, path: str, level: str, merge: _Merge) -> Area |
         return None
     code = r.string(m["code"], join(path, "code"), areas.CODE_PATTERNS[level])
     name = r.string(m["name"], join(path, "name"))
-    return merge.area(code, name) if code and name else None
+    if not code or not name:
+        return None
+    if not _area_name_agrees(r, m["name"], join(path, "name"), level=level, code=code,
+                             name=name, merge=merge):  # fmt: skip
+        return None
+    return merge.area(code, name)
+
+
+def _area_name_agrees(
+    r: Reader, node: Node, path: str, *, level: str, code: str, name: str, merge: _Merge
+) -> bool:
+    """Check a name against its code: a province's official name, and the name the same code
+    got elsewhere in the inventory."""
+    official = areas.PROVINCE_NAMES.get(code) if level == "province" else None
+    if official is not None and name != official:
+        r.error(node, path, f"province {code} is {official!r}, not {name!r}")
+        return False
+    where = f"{r.file}:{node.start_mark.line + 1}"
+    first_name, first_where = merge.area_names.setdefault((level, code), (name, where))
+    if first_name != name:
+        r.error(
+            node, path, f"{level} {code} is named {first_name!r} at {first_where}, not {name!r}"
+        )
+        return False
+    return True
 
 
 def _timezone(r: Reader, m: dict[str, Node], path: str, place: Place | None) -> str | None:

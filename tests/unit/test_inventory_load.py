@@ -59,9 +59,40 @@ def test_files_in_a_directory_merge_into_one_inventory(write_inventory) -> None:
     ],
 )
 def test_timezone_is_derived_from_the_province(tmp_path: Path, province: str, zone: str) -> None:
-    (tmp_path / "s.yaml").write_text(f"sites:\n  - id: tps-1\n    name: T\n{_place(province, 'P')}")
+    name = areas.PROVINCE_NAMES[province]
+    (tmp_path / "s.yaml").write_text(
+        f"sites:\n  - id: tps-1\n    name: T\n{_place(province, name)}"
+    )
     _config, inventory = load(None, [tmp_path])
     assert inventory.sites["tps-1"].timezone == zone
+
+
+def test_province_names_are_those_of_the_area_data() -> None:
+    provinces = SHARED / "data" / "idn-area" / "provinces.csv"
+    require(provinces.is_file(), "needs ../shared/data/idn-area")
+    rows = [line.split(",", 1) for line in provinces.read_text().splitlines()[1:]]
+    assert dict((code, name.strip()) for code, name in rows) == areas.PROVINCE_NAMES
+
+
+def test_a_misspelt_area_name_is_refused_where_it_is_written(tmp_path: Path) -> None:
+    # The code is right, the name is not: routed by name, its alerts would go to the national
+    # NOC instead of the province; counted by name, its regency would be counted twice.
+    riau = site_yaml("tps-1", [])
+    typo = site_yaml("tps-2", []).replace("name: Kepulauan Riau", "name: Kepulauan Riao")
+    other = site_yaml("tps-3", []).replace("name: Kota Batam", "name: Kota Batm")
+    (tmp_path / "s.yaml").write_text("sites:\n" + riau + typo + other)
+    with pytest.raises(ConfigLoadError) as caught:
+        load(None, [tmp_path])
+    messages = [str(e) for e in caught.value.errors]
+    assert len(messages) == 2, messages
+    assert messages[0].endswith(
+        "sites[1].province.name: province 21 is 'Kepulauan Riau', not 'Kepulauan Riao'"
+    )
+    assert (
+        f"sites[2].regency.name: regency 21.71 is named 'Kota Batam' at {tmp_path / 's.yaml'}:"
+        in (messages[1])
+    )
+    assert messages[1].endswith(", not 'Kota Batm'")
 
 
 def test_every_province_in_the_area_data_has_a_time_zone() -> None:
