@@ -6,7 +6,7 @@ DEBIAN_PACKAGES := prometheus prometheus-alertmanager prometheus-blackbox-export
 CONFIG ?= tps-exporter.yml
 LISTEN ?= :9811
 
-.PHONY: run test check lint typecheck unit deps venv example clean bench soak demo
+.PHONY: run test check lint typecheck unit deps venv example clean bench soak demo latency
 
 run: venv ## Run the exporter on the example inventory (needs ICMP permission, see README)
 	$(BIN)/tps-exporter --config.file=$(CONFIG) --web.listen-address=$(LISTEN)
@@ -61,3 +61,6 @@ soak: deps venv ## 10,000 TPS in the site lab for 20 minutes with faults (SOAK_M
 bench: deps venv ## Measure tps-exporter beside fping, blackbox_exporter, snmp_exporter and others
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+latency: deps venv ## Outage -> Telegram message and back, with the shipped alerts/ and deploy/ (root)
+	$(BIN)/python -m bench.latency $(LATENCY_ARGS)

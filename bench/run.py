@@ -436,8 +436,8 @@ def exposition(n: int) -> list[Row]:
     place = Place(
         Area("21", "Kepulauan Riau"),
         Area("21.71", "Kota Batam"),
-        Area("21.71.01", "Batam Kota"),
-        Area("21.71.01.1001", "Belian"),
+        Area("21.71.10", "Batam Kota"),
+        Area("21.71.10.1004", "Belian"),
     )
     devices = {
         f"d{i}": Device(

@@ -102,8 +102,8 @@ def inventory(lab: Lab) -> str:
     """Every device its own TPS; the routers of the first AGENTS sites also polled by SNMP."""
     devices, sites = ["devices:"], ["sites:"]
     place = ('province: {code: "21", name: Kepulauan Riau}, regency: {code: "21.71", '
-             'name: Kota Batam}, district: {code: "21.71.01", name: Batam Kota}, '
-             'village: {code: "21.71.01.1001", name: Belian}')  # fmt: skip
+             'name: Kota Batam}, district: {code: "21.71.10", name: Batam Kota}, '
+             'village: {code: "21.71.10.1004", name: Belian}')  # fmt: skip
     for site in lab.sites:
         snmp = ", checks: [icmp, snmp], snmp: {auth: lab, profiles: [system, interfaces]}"
         extra = snmp if site.index < AGENTS else ""

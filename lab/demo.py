@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import functools
-import http.server
 import itertools
-import json
 import os
 import shutil
 import signal
@@ -30,9 +28,12 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from lab.agents import snmpsim
 from lab.local import free_port, wait_ready
 from lab.sites import COMMUNITY, Lab, Site, site_lab, stop_process
+from lab.telegram import Message, TelegramStandIn, receivers_to
 
 REPO = Path(__file__).resolve().parent.parent
 RECORDINGS = REPO.parent / "shared" / "snmprec"
@@ -153,8 +154,10 @@ def _write_config(work: Path, devices: list[tuple[str, str]], interval: float) -
         f"icmp: {{interval: {interval}s, count: 3, spacing: 100ms, "
         f"timeout: {min(1.0, interval - 0.3):.1f}s}}\n"
         "state: {down_after: 3, window: 10}\n"
-        # A rehearsal today, so alerts carry a phase and the severity of voting day.
+        # A rehearsal today, voting at any hour: alerts carry the phase, severity and timing of
+        # voting day, and the messages say SIMULASI.
         f"election:\n  rehearsals:\n    - {{date: {today}, name: Demo}}\n"
+        '  voting_hours: {start: "00:00", end: "23:59"}\n'
         f"snmp:\n  defaults: {{interval: {max(2 * interval, 4)}s, timeout: 1s, retries: 1}}\n"
         "  auths:\n    lab: {version: 2c, community: {env: TPS_LAB_COMMUNITY}}\n" + communities
     )
@@ -188,12 +191,12 @@ def _prometheus_chain(stack: ExitStack, work: Path, port: int) -> dict[str, str]
     am_binary, prom_binary = shutil.which("prometheus-alertmanager"), shutil.which("prometheus")
     alerting = ""
     if am_binary:
-        hook = stack.enter_context(_alert_printer())
+        telegram = stack.enter_context(_telegram_printer())
         am_port = free_port()
-        (work / "am.yml").write_text(
-            "route: {receiver: console, group_wait: 5s, group_interval: 30s}\n"
-            f"receivers: [{{name: console, webhook_configs: [{{url: 'http://127.0.0.1:{hook}/'}}]}}]\n"
-        )
+        # The shipped routing, grouping, inhibition and messages; receivers go to the stand-in.
+        config = yaml.safe_load((REPO / "alerts" / "alertmanager.yml").read_text())
+        config["templates"] = [str(REPO / "alerts" / "templates" / "*.tmpl")]
+        (work / "am.yml").write_text(receivers_to(config, telegram.url, telegram.url))
         stack.enter_context(_server([am_binary, f"--config.file={work / 'am.yml'}",
                                      f"--storage.path={work / 'am'}", "--cluster.listen-address=",
                                      f"--web.listen-address=127.0.0.1:{am_port}"],
@@ -229,30 +232,21 @@ def _server(command: list[str], log_path: Path, port: int) -> Iterator[None]:
 
 
 @contextmanager
-def _alert_printer() -> Iterator[int]:
-    """A webhook receiver that prints each alert Alertmanager sends; yields its port."""
+def _telegram_printer() -> Iterator[TelegramStandIn]:
+    """A stand-in Telegram API that prints each message as the phone would show it."""
 
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            for alert in body.get("alerts", []):
-                labels = alert.get("labels", {})
-                _say(f"alert {alert.get('status')}: {labels.get('alertname')} "
-                     f"{labels.get('site') or labels.get('regency') or ''} "
-                     f"({labels.get('severity', '')})")  # fmt: skip
-            self.send_response(200)
-            self.end_headers()
+    def show(message: Message) -> None:
+        if message.error:
+            _say(f"Telegram refused a message: {message.error}")
+            return
+        body = "\n".join(f"    {line}" for line in message.shown.splitlines())
+        _say(f"Telegram {message.chat_id}:\n{body}")
 
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    telegram = TelegramStandIn(on_message=show)
     try:
-        yield server.server_address[1]
+        yield telegram
     finally:
-        server.shutdown()
-        server.server_close()
+        telegram.close()
 
 
 def _lab_faults(lab: Lab) -> Iterator[tuple[str, str, Callable[[], Callable[[], None]]]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import http.server
 import socket
+import threading
 import time
 import urllib.request
 
@@ -25,3 +27,13 @@ def wait_ready(url: str, seconds: float = 20, headers: dict[str, str] | None = N
             return
         time.sleep(0.1)
     raise TimeoutError(f"{url} did not become ready")
+
+
+def serve_http(
+    handler: type[http.server.BaseHTTPRequestHandler],
+) -> tuple[http.server.HTTPServer, str]:
+    """Serve `handler` on a free loopback port in a thread of its own; return it and its URL.
+    Stop it with shutdown() and server_close()."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"

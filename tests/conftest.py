@@ -52,8 +52,8 @@ def samples_in(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]
 SITE_PLACE = """\
     province: {code: "21", name: Kepulauan Riau}
     regency: {code: "21.71", name: Kota Batam}
-    district: {code: "21.71.01", name: Batam Kota}
-    village: {code: "21.71.01.1001", name: Belian}"""
+    district: {code: "21.71.10", name: Batam Kota}
+    village: {code: "21.71.10.1004", name: Belian}"""
 
 
 def site_yaml(site_id: str, devices: list[str], extra: str = "") -> str:

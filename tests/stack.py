@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -18,7 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from lab.local import free_port, wait_ready
+from lab.local import free_port, serve_http, wait_ready
+from lab.telegram import receivers_to
 from tests.conftest import REPO, require_binary
 
 ALERTS = REPO / "alerts"
@@ -108,33 +108,31 @@ class Webhook:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server, self.url = serve_http(Handler)
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
 
-def alertmanager_config_for_tests(webhook: Webhook, group_wait: str, group_interval: str) -> str:
+def alertmanager_config_for_tests(
+    webhook: Webhook, group_wait: str, group_interval: str, telegram_url: str = ""
+) -> str:
     """Return the shipped config with every receiver sent to the test's webhook (and Telegram
-    to the webhook too, through api_url), and short waits; routes and inhibition unchanged."""
+    to the webhook too, through api_url, or to `telegram_url`), and short waits; routes,
+    grouping and inhibition unchanged."""
     config = yaml.safe_load((ALERTS / "alertmanager.yml").read_text())
     config["templates"] = [str(ALERTS / "templates" / "*.tmpl")]
     config["route"]["group_wait"] = group_wait
     config["route"]["group_interval"] = group_interval
     for route in config["route"].get("routes", []):
         route.pop("group_wait", None)
+        route.pop("group_interval", None)
         for child in route.get("routes", []):
             child.pop("group_wait", None)
+            child.pop("group_interval", None)
             child.pop("mute_time_intervals", None)
-    for receiver in config["receivers"]:
-        for telegram in receiver.get("telegram_configs", []):
-            telegram["api_url"] = f"{webhook.url}/telegram"
-        receiver["webhook_configs"] = [{"url": f"{webhook.url}/{receiver['name']}"}]
-    return yaml.safe_dump(config)
+    return receivers_to(config, webhook.url, telegram_url or f"{webhook.url}/telegram")
 
 
 class _Server:

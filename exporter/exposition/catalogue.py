@@ -49,9 +49,9 @@ SITE_LABELS = (
     "latitude",
     "longitude",
 )
-# province, regency and timezone of a device are those of most of the TPS behind it.
+# The place and time zone of a device are those of most of the TPS behind it.
 DEVICE_LABELS = ("device", "name", "kind", "operator", "address", "family", "parent",
-                 "province", "regency", "timezone")  # fmt: skip
+                 "province", "regency", "district", "village", "timezone")  # fmt: skip
 
 # Sites: one `_info` series carries the place; the others stay lean and join on `site`.
 SITE_INFO = Metric(

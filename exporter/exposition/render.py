@@ -107,7 +107,8 @@ def _static(inventory: Inventory) -> _Static:
         labels = _labels((
             ("device", d.id), ("name", d.name), ("kind", d.kind.value), ("operator", d.operator),
             ("address", d.address), ("family", d.family.value), ("parent", d.parent or ""),
-            ("province", place[0]), ("regency", place[1]), ("timezone", place[2]),
+            ("province", place[0]), ("regency", place[1]), ("district", place[2]),
+            ("village", place[3]), ("timezone", place[4]),
         ))  # fmt: skip
         device_info.append(f"tps_device_info{{{labels}}} 1\n")
     dependents = [
@@ -286,13 +287,15 @@ def _election(
     yield from _rows(out, c.ELECTION_PHASE, rows)
 
 
-def _usual_place(inventory: Inventory, sites: Iterable[str]) -> tuple[str, str, str]:
-    """Return the province, regency and time zone most of these sites share ("" if none)."""
+def _usual_place(inventory: Inventory, sites: Iterable[str]) -> tuple[str, ...]:
+    """Return the province, regency, district, village and time zone most of these sites share
+    ("" each if none)."""
     places = Counter(
-        (s.place.province.name, s.place.regency.name, s.timezone)
+        (p.province.name, p.regency.name, p.district.name, p.village.name, s.timezone)
         for s in (inventory.sites[i] for i in sites)
+        for p in (s.place,)
     )
-    return places.most_common(1)[0][0] if places else ("", "", "")
+    return places.most_common(1)[0][0] if places else ("",) * 5
 
 
 def _icmp(out: list[str], store: Store) -> Iterator[None]:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lab.netns import LabHost, lab_host
 from tests.conftest import require_binary, require_root
-from tests.netns import LabHost, lab_host
 from tests.stack import (
     ALERTS,
     Alertmanager,
@@ -163,8 +163,12 @@ def _one_site(host: LabHost, hook: Webhook) -> None:
     telegram = [n for n in hook.received if n["at"] >= start and "/telegram" in str(n["path"])]
     assert len(telegram) == 1
     text = str(telegram[0]["body"]["text"])  # type: ignore[index]
-    assert "TPSSiteDown" in text and "Kepulauan Riau › Kota Batam" in text
-    assert re.search(r"Mulai / since: \d\d \w+ \d\d:\d\d WIB", text), text
+    assert text.startswith("🟠 PERINGATAN · TPS tidak bisa kirim hasil\n<b>TPS A2</b>\n"), text
+    assert "Kepulauan Riau › Kota Batam › Distrik 21.71 › Desa 21.71" in text
+    assert "Penyebab: Router TPS mati\nPerangkat: rtr-a2\n" in text
+    # The real start, from the exporter, in the TPS's own zone; then how long it has lasted.
+    since = r"\nSejak \d\d\.\d\d WIB, \d\d/\d\d \((kurang dari 1|\d+) menit\)\n"
+    assert re.search(since, text), text
     restored = time.monotonic()
     host.restore(a2)
     assert wait(

@@ -16,18 +16,18 @@ from pathlib import Path
 
 import pytest
 
+from lab.netns import lab_host
 from tests import snmp_expectations as ex
 from tests.agents import snmpsim
 from tests.conftest import REPO, require, require_binary, require_root
-from tests.netns import lab_host
 from tests.stack import Prometheus, exporter_process, free_port, get, prometheus_config
 
 DASHBOARDS = sorted((REPO / "grafana" / "dashboards").glob("*.json"))
 PLACE = """\
     province: {code: "21", name: Kepulauan Riau}
     regency: {code: "21.71", name: Kota Batam}
-    district: {code: "21.71.01", name: Batam Kota}
-    village: {code: "21.71.01.1001", name: Belian}
+    district: {code: "21.71.10", name: Batam Kota}
+    village: {code: "21.71.10.1004", name: Belian}
 """
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from exporter.pollers.icmp_socket import IcmpTransport
 from exporter.pollers.results import Failure
+from lab.netns import lab_host
 from tests.conftest import REPO, require, require_binary, require_root
-from tests.netns import lab_host
 
 
 def _has_ipv6_loopback() -> bool:

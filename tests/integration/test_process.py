@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from lab.netns import LabHost, lab_host
 from tests.conftest import REPO, device_yaml, require_binary, require_root, site_yaml
-from tests.netns import LabHost, lab_host
 from tests.stack import Prometheus, exporter_process, free_port, get, prometheus_config
 
 FAST = "icmp: {interval: 500ms, count: 2, spacing: 20ms, timeout: 200ms}\ndown_after: 2"

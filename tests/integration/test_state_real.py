@@ -11,8 +11,8 @@ from exporter.pollers.results import PingResult
 from exporter.pollers.snmp_udp import EngineClient
 from exporter.runtime import Exporter, Source
 from exporter.state.store import DeviceStatus, SiteStatus
+from lab.netns import lab_host
 from tests.conftest import device_yaml, require_binary, require_root, site_yaml
-from tests.netns import lab_host
 
 FAST = "icmp: {interval: 300ms, count: 2, spacing: 20ms, timeout: 150ms}\ndown_after: 3"
 

@@ -14,8 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from lab.netns import lab_host
 from tests.conftest import REPO, device_yaml, require_binary, require_root, site_yaml
-from tests.netns import lab_host
 from tests.stack import exporter_process, free_port, get
 
 FAST = "icmp: {interval: 500ms, count: 2, spacing: 20ms, timeout: 200ms}\ndown_after: 2"

@@ -121,7 +121,7 @@ def test_site_metrics(store: Store) -> None:
     }
     info = samples(store, "tps_site_info")
     labels = dict(next(k for k in info if ("site", "tps-1") in k))
-    assert labels["regency"] == "Kota Batam" and labels["village_code"] == "21.71.01.1001"
+    assert labels["regency"] == "Kota Batam" and labels["village_code"] == "21.71.10.1004"
     assert labels["zone"] == "WIB" and labels["timezone"] == "Asia/Jakarta"
     assert (labels["latitude"], labels["longitude"]) == ("1.1", "104.0")
     assert samples(store, "tps_site_device_info") == {

@@ -55,7 +55,7 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "bad_area_code.yaml": [
         f"{D}/bad_area_code.yaml:7:14: sites[0].village.code: "
-        "village code 21.72.01.1001 is not inside 21.71.01",
+        "village code 21.72.01.1001 is not inside 21.71.10",
         f"{D}/bad_area_code.yaml:12:22: sites[1].district.code: "
         "'21.71.1' does not match \\d{2}\\.\\d{2}\\.\\d{2}",
     ],

@@ -1,7 +1,9 @@
-"""A test host in a network namespace of the test's own, joined to this one by a veth pair."""
+"""A host in a network namespace of our own, joined to this one by a veth pair: tests and the
+alert latency benchmark give it addresses that answer ping until they are silenced."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import random
 import subprocess
@@ -50,29 +52,57 @@ class LabHost:
         self.run("sysctl", "-qw", f"net.ipv4.icmp_echo_ignore_all={0 if answer else 1}")
 
 
+BENCHMARK_NET = ipaddress.IPv4Network("198.18.0.0/15")  # RFC 2544: for tests, routed nowhere
+
+
+def free_network(prefix: int) -> ipaddress.IPv4Network:
+    """Return a network of `prefix` bits in 198.18.0.0/15 that no address or route here overlaps,
+    so a second lab on the same machine never takes the same one."""
+    used: list[ipaddress.IPv4Network] = []
+    for command in (
+        ("ip", "-o", "-4", "addr", "show"),
+        ("ip", "-4", "route", "show", "table", "all"),
+    ):
+        text = sh(*command, check=False).stdout
+        for word in text.split():
+            try:
+                network = ipaddress.ip_network(word, strict=False)
+            except ValueError:
+                continue
+            if isinstance(network, ipaddress.IPv4Network) and network.overlaps(BENCHMARK_NET):
+                used.append(network)
+    candidates = list(BENCHMARK_NET.subnets(new_prefix=prefix))
+    random.shuffle(candidates)
+    for candidate in candidates:
+        if not any(candidate.overlaps(u) for u in used):
+            return candidate
+    raise RuntimeError(f"no free /{prefix} left in {BENCHMARK_NET}")
+
+
 @contextmanager
-def lab_host() -> Iterator[LabHost]:
-    """Create a namespace with addresses on a /28 in 198.18.0.0/15; always tear it down."""
+def lab_host(spares: int = 11) -> Iterator[LabHost]:
+    """Create a namespace with `spares` answering addresses (and one silent one) on a free
+    network of 198.18.0.0/15; always tear it down."""
     tag = f"{os.getpid() % 10000}{random.randrange(100):02d}"
-    net = f"198.18.{random.randrange(1, 250)}.{16 * random.randrange(16)}"
-    a, b, c, d = (int(x) for x in net.split("."))
-    at = lambda n: f"{a}.{b}.{c}.{d + n}"  # noqa: E731
+    prefix = 32 - max(4, (spares + 5).bit_length())
+    net = free_network(prefix)
+    hosts = [str(h) for h in net.hosts()]
     host = LabHost(
         name=f"tpsx{tag}",
-        host_side=at(1),
-        address=at(2),
-        silent=at(3),
-        spare=tuple(at(n) for n in range(4, 15)),
+        host_side=hosts[0],
+        address=hosts[1],
+        silent=hosts[2],
+        spare=tuple(hosts[3 : 3 + spares]),
     )
     outer, inner = f"tpsh{tag}", f"tpsn{tag}"
     try:
         sh("ip", "netns", "add", host.name)
         sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner)
         sh("ip", "link", "set", inner, "netns", host.name)
-        sh("ip", "addr", "add", f"{host.host_side}/28", "dev", outer)
+        sh("ip", "addr", "add", f"{host.host_side}/{prefix}", "dev", outer)
         sh("ip", "link", "set", outer, "up")
         for address in (host.address, host.silent, *host.spare):
-            host.run("ip", "addr", "add", f"{address}/28", "dev", inner)
+            host.run("ip", "addr", "add", f"{address}/{prefix}", "dev", inner)
         host.run("ip", "link", "set", inner, "up")
         host.run("ip", "link", "set", "lo", "up")
         host.run("nft", "add", "table", "inet", "tpsx")
