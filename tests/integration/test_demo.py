@@ -132,8 +132,9 @@ def test_demo_runs_the_chain_shows_a_fault_and_stops_on_ctrl_c() -> None:
         assert block[-1] == "    Fase: pemungutan suara · SIMULASI", block
         d.wait(r"tps-demo-01: link down ends", 60)
         d.wait(r"^    ✅ PULIH", 90)
-        deadline = time.monotonic() + 30
-        while demo_status(port).get("tps-demo-01") != "up":
+        # Reachable again; on a lossy link profile or a loaded machine it may come back degraded.
+        deadline = time.monotonic() + 60
+        while demo_status(port).get("tps-demo-01") not in ("up", "degraded"):
             assert time.monotonic() < deadline, demo_status(port)
             time.sleep(0.5)
     assert sh("ip", "netns", "list").stdout == namespaces  # every namespace it made is gone
