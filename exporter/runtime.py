@@ -208,9 +208,10 @@ class Exporter:
 
     def _zones_in_urgent_phase(self) -> frozenset[str]:
         now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
-        zones = {s.timezone for s in self.inventory.sites.values()}
         calendar = self.config.election
-        return frozenset(z for z in zones if phase_at(calendar, now, z).phase in URGENT_PHASES)
+        return frozenset(
+            z for z in self.store.site_zones if phase_at(calendar, now, z).phase in URGENT_PHASES
+        )
 
     def update_phases(self) -> bool:
         """Reschedule the polls when a zone enters or leaves voting and counting; return

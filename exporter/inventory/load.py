@@ -482,8 +482,11 @@ def _area_name_agrees(
     if official is not None and name != official:
         r.error(node, path, f"province {code} is {official!r}, not {name!r}")
         return False
-    where = f"{r.file}:{node.start_mark.line + 1}"
-    first_name, first_where = merge.area_names.setdefault((level, code), (name, where))
+    first = merge.area_names.get((level, code))
+    if first is None:  # the place is written out once per area, not once per TPS
+        merge.area_names[level, code] = (name, f"{r.file}:{node.start_mark.line + 1}")
+        return True
+    first_name, first_where = first
     if first_name != name:
         r.error(
             node, path, f"{level} {code} is named {first_name!r} at {first_where}, not {name!r}"

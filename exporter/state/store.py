@@ -167,6 +167,8 @@ class Store:
         self._children = inventory.children()
         self._behind = inventory.sites_behind()
         self.zones = self._zones_of_devices()
+        # The time zones the sites are in, once per inventory: the phase check reads it often.
+        self.site_zones = frozenset(s.timezone for s in inventory.sites.values())
         self.polls: Counter[tuple[str, str]] = Counter()
         self.poll_errors: Counter[tuple[str, str]] = Counter()
         for state in self.sites.values():
