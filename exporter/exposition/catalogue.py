@@ -203,7 +203,8 @@ SNMP_DURATION = Metric(
 SNMP_ERRORS = Metric(
     "tps_snmp_errors_total",
     Type.COUNTER,
-    "SNMP requests that failed, by reason (timeout, auth, no_such_object, bad_response).",
+    "SNMP requests that failed, by reason (timeout, auth, no_such_object, bad_response, "
+    "walk_too_long: a table past the poll's limits).",
     ("device", "reason"),
 )
 SNMP_LAST_SUCCESS = Metric(
@@ -436,8 +437,8 @@ POLLS_SKIPPED = Metric(
 SNMP_DISCARDED = Metric(
     "tps_snmp_replies_discarded_total",
     Type.COUNTER,
-    "SNMP datagrams thrown away: malformed (do not decode) or unmatched (late, duplicated, a "
-    "wrong request id, or from an address no request went to).",
+    "SNMP datagrams thrown away: unsolicited (from an address no request is waiting on, not "
+    "decoded), malformed (do not decode) or unmatched (late, duplicated, a wrong request id).",
     ("reason",),
 )
 ICMP_SOCKET_INFO = Metric(

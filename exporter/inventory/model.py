@@ -123,6 +123,11 @@ class SnmpSettings:
     retries: int = 1
     port: int = 161
     max_repetitions: int = 25
+    # Bounds on one poll, so an agent whose table never ends costs a bounded poll, not memory.
+    walk_max_rows: int = 10_000
+    walk_max_values: int = 50_000
+    walk_max_bytes: int = 8 << 20
+    walk_max_duration: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,14 @@ from exporter.inventory.model import (
 from exporter.inventory.nodes import ConfigError, Node, Reader, join, mapping_keys
 from exporter.inventory.profiles import Profiles, load_profiles
 
-_SETTINGS = ("interval", "timeout", "retries", "port", "max_repetitions")
+_SETTINGS = ("interval", "timeout", "retries", "port", "max_repetitions", "walk_max_rows",
+             "walk_max_values", "walk_max_bytes", "walk_max_duration")  # fmt: skip
+# The integer settings and their bounds; the rest are durations.
+_INTEGERS = {"retries": (0, 10), "port": (1, 65535), "max_repetitions": (1, 500),
+             "walk_max_rows": (1, 10_000_000), "walk_max_values": (1, 10_000_000),
+             "walk_max_bytes": (1024, 1 << 30)}  # fmt: skip
+_DURATIONS = {"interval": (1.0, 86400.0), "timeout": (0.05, 60.0),
+              "walk_max_duration": (0.1, 3600.0)}  # fmt: skip
 _AUTH_KEYS = ("version", "community", "username", "security_level", "auth_protocol",
               "auth_password", "priv_protocol", "priv_password", "context_name")  # fmt: skip
 
@@ -70,27 +78,18 @@ def read_settings(r: Reader, node: Node, path: str, base: SnmpSettings) -> SnmpS
 def _settings(
     r: Reader, node: Node, m: dict[str, Node], path: str, base: SnmpSettings
 ) -> SnmpSettings:
-    def present(key: str) -> bool:
-        return key in m and not Reader.is_null(m[key])
-
-    interval = (
-        r.duration(m["interval"], join(path, "interval"), 1, 86400) if present("interval") else None
-    )
-    timeout = (
-        r.duration(m["timeout"], join(path, "timeout"), 0.05, 60) if present("timeout") else None
-    )
-    retries = r.integer(m["retries"], join(path, "retries"), 0, 10) if present("retries") else None
-    port = r.integer(m["port"], join(path, "port"), 1, 65535) if present("port") else None
-    reps = None
-    if present("max_repetitions"):
-        reps = r.integer(m["max_repetitions"], join(path, "max_repetitions"), 1, 500)
-    settings = SnmpSettings(
-        interval=base.interval if interval is None else interval,
-        timeout=base.timeout if timeout is None else timeout,
-        retries=base.retries if retries is None else retries,
-        port=base.port if port is None else port,
-        max_repetitions=base.max_repetitions if reps is None else reps,
-    )
+    values: dict[str, float | int] = {}
+    for key, node_ in m.items():
+        if key not in _SETTINGS or Reader.is_null(node_):
+            continue  # a device's block also holds auth, profiles and wan
+        where = join(path, key)
+        if key in _INTEGERS:
+            value: float | int | None = r.integer(node_, where, *_INTEGERS[key])
+        else:
+            value = r.duration(node_, where, *_DURATIONS[key])
+        if value is not None:
+            values[key] = value
+    settings = dataclasses.replace(base, **values)  # type: ignore[arg-type]
     if settings.timeout * (settings.retries + 1) >= settings.interval:
         worst = settings.timeout * (settings.retries + 1)
         r.error(node, path, f"timeout x (retries + 1) = {worst:g}s must be shorter than "

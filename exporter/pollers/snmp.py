@@ -22,7 +22,10 @@ from exporter.pollers.snmp_client import (
     SnmpTarget,
     SnmpTimeoutError,
     SnmpType,
+    SnmpWalkTooLongError,
     VarBind,
+    WalkBudget,
+    WalkLimits,
 )
 
 T = TypeVar("T")
@@ -32,6 +35,8 @@ _NUMBER = re.compile(r"\s*([-+]?\d+(?:\.\d+)?)")
 INTERFACE_INFO = "tps_interface_info"
 INTERFACE_UP = "tps_interface_up"
 UPTIME = "tps_device_uptime_seconds"
+# Failures after which the rest of a poll's requests are not tried.
+_FINAL = (SnmpTimeoutError.reason, SnmpAuthError.reason, SnmpWalkTooLongError.reason)
 
 
 class Sample(NamedTuple):
@@ -84,11 +89,15 @@ class SnmpPoller:
         except ResolveError as exc:
             return SnmpResult((), False, (("resolve_error", 1),), "resolve_error", str(exc))
         s = device.snmp.settings
+        limits = WalkLimits(s.walk_max_rows, s.walk_max_values, s.walk_max_bytes,
+                            min(s.walk_max_duration, s.interval))  # fmt: skip
         target = SnmpTarget(str(address), s.port, self.auths[device.snmp.auth], s.timeout,
-                            s.retries, s.max_repetitions)  # fmt: skip
+                            s.retries, s.max_repetitions, WalkBudget(limits))  # fmt: skip
         profiles = [self.profiles[name] for name in device.snmp.profiles]
         fetch = _Fetch(self.client, target)
         await fetch.run(profiles)
+        if fetch.too_long:
+            return fetch.too_long_result(started)
         samples = [x for p in profiles for x in map_profile(p, fetch.values, fetch.columns)]
         fetch.count_missing(profiles)
         samples, wan_up = _mark_wan(samples, device.snmp.wan)
@@ -118,6 +127,7 @@ class _Fetch:
         self.answered = False
         self.last_error: str | None = None
         self.detail = ""
+        self.too_long = False  # a walk passed the poll's limits
 
     async def run(self, profiles: Iterable[Profile]) -> None:
         profiles = list(profiles)
@@ -139,7 +149,7 @@ class _Fetch:
         try:
             tables = await self.client.walk_columns(self.target, columns)
         except SnmpError as exc:
-            if exc.reason in (SnmpTimeoutError.reason, SnmpAuthError.reason) or len(columns) == 1:
+            if exc.reason in _FINAL or len(columns) == 1:
                 await self._ask(_raise(exc))
                 return
         else:
@@ -157,6 +167,11 @@ class _Fetch:
     async def _ask(self, request: Awaitable[T]) -> T | None:
         try:
             answer = await request
+        except SnmpWalkTooLongError as exc:
+            self.errors[exc.reason] += 1
+            self.too_long = True
+            self.detail = str(exc)
+            return None
         except SnmpError as exc:
             self.errors[exc.reason] += 1
             self.last_error = exc.reason
@@ -164,6 +179,13 @@ class _Fetch:
             return None
         self.answered = True
         return answer
+
+    def too_long_result(self, started: float) -> SnmpResult:
+        """The poll of an agent whose tables passed the limits: a bad response; what the walks
+        read is dropped (an endless table is not data), and the poll is counted as failed."""
+        self.columns.clear()
+        return SnmpResult((), False, tuple(sorted(self.errors.items())), "bad_response",
+                          self.detail, time.monotonic() - started)  # fmt: skip
 
     def count_missing(self, profiles: Iterable[Profile]) -> None:
         """Count scalars the agent answered with noSuchObject/noSuchInstance for every source."""
@@ -175,7 +197,7 @@ class _Fetch:
 
     def _hopeless(self) -> bool:
         # A silent or refusing agent would cost a full timeout per remaining request.
-        return self.last_error in (SnmpTimeoutError.reason, SnmpAuthError.reason)
+        return self.too_long or self.last_error in _FINAL
 
 
 async def _raise(exc: SnmpError) -> None:

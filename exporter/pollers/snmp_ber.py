@@ -29,6 +29,10 @@ _MAX_UNSIGNED = {0x41: 2**32 - 1, 0x42: 2**32 - 1, 0x43: 2**32 - 1, 0x46: 2**64 
 _EMPTY = frozenset({0x05, 0x80, 0x81, 0x82})
 _OID_TEXT: dict[bytes, str] = {}
 _OID_TEXT_LIMIT = 50_000
+_MAX_ARCS = 128  # sub-identifiers in an OID (RFC 2578 section 3.5)
+_MAX_ARC = 2**32 - 1
+_MAX_ARC_BYTES = 5  # base-128 digits of a 32-bit number
+_MAX_OID_BYTES = _MAX_ARCS * _MAX_ARC_BYTES
 
 
 class BerError(ValueError):
@@ -46,6 +50,7 @@ class Response:
     error_index: int
     varbinds: list[VarBind]
     oids: list[bytes]
+    size: int = 0  # bytes of the whole message, for a poll's budget
 
 
 # ---------------------------------------------------------------- encoding
@@ -151,16 +156,30 @@ def oid_after(raw: bytes, than: bytes) -> bool:
 
 
 def _arcs(raw: bytes) -> tuple[int, ...]:
-    """Return the numbers of an OID's BER contents, each arc in base 128."""
+    """Return the numbers of an OID's BER contents, each arc in base 128.
+
+    Linear and bounded: SNMP allows 128 sub-identifiers of 32 bits each (RFC 2578), so a longer
+    OID or a wider arc is an error here, not a big number to build and print.
+    """
+    if len(raw) > _MAX_OID_BYTES:
+        raise BerError(f"OID of {len(raw)} bytes (at most {_MAX_OID_BYTES})")
     arcs: list[int] = []
     value = 0
+    width = 0
     for byte in raw:
-        if value == 0 and byte == 0x80:
+        if width == 0 and byte == 0x80:
             raise BerError("OID arc with a leading zero byte")
         value = (value << 7) | (byte & 0x7F)
+        width += 1
+        if width > _MAX_ARC_BYTES:
+            raise BerError("OID arc wider than 32 bits")
         if byte < 0x80:
             arcs.append(value)
-            value = 0
+            value = width = 0
+    if len(arcs) >= _MAX_ARCS or (len(arcs) > 1 and max(arcs[1:]) > _MAX_ARC):
+        raise BerError("OID with more than 128 sub-identifiers or one above 4294967295")
+    if arcs and arcs[0] > _MAX_ARC + 80:
+        raise BerError("OID whose first sub-identifiers are too large")
     return tuple(arcs)
 
 
@@ -169,6 +188,8 @@ def oid_text(raw: bytes) -> str:
     if not raw or raw[-1] & 0x80:
         raise BerError("truncated OID")
     if max(raw) < 0x80:  # every arc below 128: the common case, one byte per arc
+        if len(raw) >= _MAX_ARCS:  # the first byte holds two sub-identifiers
+            raise BerError("OID with more than 128 sub-identifiers")
         first = raw[0]
         head = f"{first // 40}.{first % 40}" if first < 80 else f"2.{first - 80}"
         return head + "".join(f".{b}" for b in raw[1:]) if len(raw) > 1 else head
@@ -263,7 +284,8 @@ def decode_response(data: bytes) -> Response:
         varbinds.append(VarBind(text, kind, value))
         oids.append(raw)
         pos = vb_stop
-    return Response(version, community, request_id, error_status, error_index, varbinds, oids)
+    return Response(version, community, request_id, error_status, error_index, varbinds, oids,
+                    end)  # fmt: skip
 
 
 def _varbind_at(data: bytes, pos: int, end: int) -> tuple[int, int, int, int, int]:

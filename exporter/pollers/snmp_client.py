@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from exporter.inventory.model import SnmpAuth
@@ -43,8 +44,43 @@ class VarBind(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class WalkLimits:
+    """How much one poll of one device may bring back: an endless table must end somewhere."""
+
+    rows: int = 10_000  # per table column
+    values: int = 50_000  # per poll, every column together
+    bytes: int = 8 << 20  # of replies, per poll
+    seconds: float = 30.0  # from the poll's first request
+
+
+class WalkBudget:
+    """What is left of one poll's limits; the clients charge every reply they keep."""
+
+    def __init__(self, limits: WalkLimits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self.values = 0
+        self.bytes = 0
+        self._clock = clock
+        self._deadline = clock() + limits.seconds
+
+    def charge(self, values: int, size: int, longest_column: int = 0) -> None:
+        """Count a reply's values and bytes; raise once any limit is passed."""
+        self.values += values
+        self.bytes += size
+        limits = self.limits
+        if longest_column > limits.rows:
+            raise SnmpWalkTooLongError(f"walk too long: a table of more than {limits.rows} rows")
+        if self.values > limits.values:
+            raise SnmpWalkTooLongError(f"walk too long: more than {limits.values} values")
+        if self.bytes > limits.bytes:
+            raise SnmpWalkTooLongError(f"walk too long: more than {limits.bytes} bytes")
+        if self._clock() > self._deadline:
+            raise SnmpWalkTooLongError(f"walk too long: more than {limits.seconds:g} s")
+
+
+@dataclass(frozen=True, slots=True)
 class SnmpTarget:
-    """Where and how to ask: the agent's address, credentials, deadline and retries."""
+    """Where and how to ask: the agent's address, credentials, deadline, retries and limits."""
 
     address: str
     port: int
@@ -52,6 +88,7 @@ class SnmpTarget:
     timeout: float
     retries: int
     max_repetitions: int
+    budget: WalkBudget = field(default_factory=lambda: WalkBudget(WalkLimits()))
 
 
 class SnmpError(Exception):
@@ -76,6 +113,12 @@ class SnmpBadResponseError(SnmpError):
     """The agent answered with an error status or something that cannot be decoded."""
 
     reason = "bad_response"
+
+
+class SnmpWalkTooLongError(SnmpBadResponseError):
+    """A walk that passed a poll's limits (rows, values, bytes or time): a table without end."""
+
+    reason = "walk_too_long"
 
 
 class SnmpClient(Protocol):

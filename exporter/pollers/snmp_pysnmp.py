@@ -137,8 +137,11 @@ class PysnmpClient:
                     return out
                 if name <= current:  # an agent that does not advance would loop forever
                     raise SnmpBadResponseError(f"OID not increasing after {current}")
-                out.append(_varbind((name, value)))
+                vb = _varbind((name, value))
+                out.append(vb)
                 current = name
+                size = len(vb.oid) + (len(vb.value) if isinstance(vb.value, bytes) else 8)
+                target.budget.charge(1, size, len(out))
 
     async def walk_columns(
         self, target: SnmpTarget, oids: Sequence[str]

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import random
 import socket
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -35,6 +36,7 @@ from exporter.pollers.snmp_client import (
     SnmpTimeoutError,
     SnmpType,
     VarBind,
+    WalkBudget,
 )
 from exporter.pollers.sockets import enlarge
 
@@ -80,9 +82,11 @@ class _Column:
         return self.rows[-1].oid if self.rows else self.oid
 
 
-def _take(batch: list[_Column], response: Response) -> None:
-    """Share a GETBULK's values out to their columns (row by row), ending columns that end."""
+def _take(batch: list[_Column], response: Response, budget: WalkBudget) -> None:
+    """Share a GETBULK's values out to their columns (row by row), ending columns that end;
+    charge them to the poll's budget, which stops a table that never ends."""
     width = len(batch)
+    taken = 0
     varbinds = response.varbinds
     for i, raw in enumerate(response.oids):
         column = batch[i % width]
@@ -97,6 +101,8 @@ def _take(batch: list[_Column], response: Response) -> None:
             raise SnmpBadResponseError(f"OID not increasing after {column.current}")
         column.rows.append(vb)
         column.last = raw
+        taken += 1
+    budget.charge(taken, response.size, max(len(c.rows) for c in batch))
 
 
 class _Receiver(asyncio.DatagramProtocol):
@@ -125,6 +131,10 @@ class CommunityClient:
         # (address, port, first column, columns) -> (rows last walk, values per reply)
         self._rows: dict[tuple[str, int, str, int], tuple[int, int]] = {}
         self._closed = False
+        # Agents with a request in flight, by how many: a datagram from any other address is
+        # dropped before it costs a decode (anyone on the network can send to this port).
+        self._asked: Counter[tuple[str, int]] = Counter()
+        self.unsolicited = 0  # datagrams from an address no request is waiting on
         self.sent = 0  # request datagrams, retries included
         self.stray = 0  # replies nobody waits for (late, duplicated, or from the wrong address)
         self.malformed = 0  # datagrams that do not decode as a response
@@ -162,7 +172,7 @@ class CommunityClient:
             _check_status(response)
             if not response.varbinds:
                 break
-            _take([column], response)
+            _take([column], response, target.budget)
         return column.rows
 
     async def walk_columns(
@@ -192,7 +202,7 @@ class CommunityClient:
                 break
             if got < repetitions * width:
                 agent_cap = max(got, width)  # it cut the reply short (net-snmp: 100 values)
-            _take(batch, response)
+            _take(batch, response, target.budget)
             open_ = [c for c in open_ if not c.done]
         self._remember_rows(hint_key, (max(len(c.rows) for c in columns), agent_cap))
         return {c.oid: c.rows for c in columns}
@@ -220,6 +230,9 @@ class CommunityClient:
 
     def received(self, data: bytes, peer: tuple[str, int]) -> None:
         """Match a datagram to its request; count what matches nothing."""
+        if peer not in self._asked:
+            self.unsolicited += 1
+            return
         try:
             response = decode_response(data)
         except BerError as exc:
@@ -257,6 +270,7 @@ class CommunityClient:
             except BerError as exc:
                 raise SnmpBadResponseError(str(exc)) from None
             loop = asyncio.get_running_loop()
+            self._asked[peer] += 1
             try:
                 for _ in range(target.retries + 1):
                     waiter: asyncio.Future[Response | None] = loop.create_future()
@@ -275,6 +289,9 @@ class CommunityClient:
                         break  # no retries into a closed socket
             finally:
                 self._pending.pop(request_id, None)
+                self._asked[peer] -= 1
+                if not self._asked[peer]:
+                    del self._asked[peer]
         raise SnmpTimeoutError(f"no answer from {peer[0]}:{peer[1]} in {target.timeout:g}s "
                                f"x{target.retries + 1}")  # fmt: skip
 
@@ -357,7 +374,8 @@ class EngineClient:
 
     def discarded(self) -> dict[str, int]:
         """Return how many v1/v2c datagrams were thrown away, by reason."""
-        return {"malformed": self.community.malformed, "unmatched": self.community.stray}
+        c = self.community
+        return {"malformed": c.malformed, "unmatched": c.stray, "unsolicited": c.unsolicited}
 
     def close(self) -> None:
         """Close both engines."""

@@ -44,7 +44,7 @@ def _le(bound: float) -> str:
     return repr(float(bound))
 
 
-_NONE_DISCARDED = {"malformed": 0, "unmatched": 0}
+_NONE_DISCARDED = {"malformed": 0, "unmatched": 0, "unsolicited": 0}
 
 
 @dataclass
