@@ -14,6 +14,12 @@ from pathlib import Path
 from aiohttp import web
 
 from exporter import __version__, logs
+from exporter.exposition.connections import (
+    KEEPALIVE_TIMEOUT,
+    CappedSite,
+    connection_cap,
+    raise_file_limit,
+)
 from exporter.exposition.web import make_app
 from exporter.exposition.webconfig import WebConfig, load_web_config, server_context
 from exporter.inventory.importer import run_import
@@ -263,11 +269,13 @@ async def _serve(source: Source, listen: str, mode: SocketMode, web_config: WebC
     snmp_client = EngineClient(loaded[0].snmp_max_concurrent)
     exporter = Exporter(source, *loaded, transport, snmp_client)
     exporter.stats.socket_kinds = transport.socket_kinds
-    runner = web.AppRunner(make_app(exporter, web_config), access_log=None, handle_signals=False)
+    runner = web.AppRunner(make_app(exporter, web_config), access_log=None, handle_signals=False,
+                           keepalive_timeout=KEEPALIVE_TIMEOUT)  # fmt: skip
     await runner.setup()
     tls = server_context(web_config.tls) if web_config.tls else None
+    cap = connection_cap(raise_file_limit())
     try:
-        await web.TCPSite(runner, host, port, ssl_context=tls).start()
+        await CappedSite(runner, host, port, ssl_context=tls, cap=cap).start()
     except OSError as exc:
         print(f"cannot listen on {listen}: {exc.strerror or exc}", file=sys.stderr)
         await runner.cleanup()
@@ -276,7 +284,8 @@ async def _serve(source: Source, listen: str, mode: SocketMode, web_config: WebC
     exporter.start()
     sockets = ",".join(f"{family}={kind}" for family, kind in transport.socket_kinds.items())
     secured = {"tls": tls is not None, "basic_auth": bool(web_config.users)}
-    log.info("listening", extra={"address": listen, "icmp_sockets": sockets, **secured})
+    log.info("listening", extra={"address": listen, "icmp_sockets": sockets, "max_connections": cap,
+                                 **secured})  # fmt: skip
     await _wait_for_signals(exporter)
     log.info("shutting down")
     await exporter.stop()

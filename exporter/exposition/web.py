@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
 from exporter import __version__
+from exporter.exposition.limits import RateLimit
 from exporter.exposition.render import CONTENT_TYPE, render_stream
-from exporter.exposition.status import AreaNotFoundError, status_view
+from exporter.exposition.status import AreaNotFoundError, area_view, search
 from exporter.exposition.status_page import status_page
 from exporter.exposition.webconfig import BasicAuth, WebConfig
 from exporter.inventory import areas
@@ -26,20 +29,23 @@ EXPORTER_KEY = web.AppKey("exporter", Exporter)
 PROBE_SLOTS = web.AppKey("probe_slots", asyncio.Semaphore)
 PROBES_AT_ONCE = 4  # on-demand probes are for people, not for scripts sweeping the inventory
 MAX_QUERY = 100
-# Walking every TPS for /status.json takes about 50 ms at 100,000 TPS, on the polling loop: a
-# war room's screens asking for the same area within this long share one answer.
+# Counting an area's TPS takes about 50 ms for the nation at 100,000 TPS, on the polling loop:
+# a war room's screens asking for the same area within this long share one count.
 STATUS_FRESH = 2.0
+# Each address may ask for /status.json this often (a screen asks every few seconds; a search
+# box a few times a second while someone types); beyond, 429 and Retry-After.
+STATUS_RATE, STATUS_BURST = 5.0, 20.0
 
 
 @dataclass
 class StatusAnswers:
-    """Recent /status.json answers by (store, area, query), each reused for STATUS_FRESH."""
+    """Recent area views by (store, area), each reused for STATUS_FRESH."""
 
     clock: Callable[[], float] = time.monotonic
-    answers: dict[tuple[int, str, str], tuple[float, bytes]] = field(default_factory=dict)
+    answers: dict[tuple[int, str], tuple[float, dict[str, Any]]] = field(default_factory=dict)
 
-    def get(self, key: tuple[int, str, str]) -> bytes | None:
-        """Return a fresh answer for `key`, dropping every stale one."""
+    def get(self, key: tuple[int, str]) -> dict[str, Any] | None:
+        """Return a fresh view for `key`, dropping every stale one."""
         now = self.clock()
         stale = [k for k, (at, _) in self.answers.items() if now - at >= STATUS_FRESH]
         for k in stale:
@@ -47,14 +53,15 @@ class StatusAnswers:
         found = self.answers.get(key)
         return None if found is None else found[1]
 
-    def put(self, key: tuple[int, str, str], body: bytes) -> None:
-        """Keep an answer; searches are many and distinct, so at most 256 are kept."""
-        if len(self.answers) >= 256:
+    def put(self, key: tuple[int, str], view: dict[str, Any]) -> None:
+        """Keep a view; at most 1,024 areas at once."""
+        if len(self.answers) >= 1024:
             self.answers.clear()
-        self.answers[key] = (self.clock(), body)
+        self.answers[key] = (self.clock(), view)
 
 
 STATUS_ANSWERS = web.AppKey("status_answers", StatusAnswers)
+STATUS_LIMIT = web.AppKey("status_limit", RateLimit)
 
 
 def make_app(exporter: Exporter, config: WebConfig | None = None) -> web.Application:
@@ -71,6 +78,7 @@ def make_app(exporter: Exporter, config: WebConfig | None = None) -> web.Applica
     app[EXPORTER_KEY] = exporter
     app[PROBE_SLOTS] = asyncio.Semaphore(PROBES_AT_ONCE)
     app[STATUS_ANSWERS] = StatusAnswers()
+    app[STATUS_LIMIT] = RateLimit(STATUS_RATE, STATUS_BURST)
     app.router.add_get("/", _landing)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/-/healthy", _healthy)
@@ -100,9 +108,12 @@ async def _metrics(request: web.Request) -> web.StreamResponse:
             await response.write(packer.compress(chunk) if packer else chunk)
         if packer:
             await response.write(packer.flush())
+        await response.write_eof()
+    except ConnectionResetError:
+        # The scraper gave up (its timeout) or went away: nothing is wrong here.
+        log.debug("scrape ended by the client", extra={"remote": request.remote})
     finally:
         await chunks.aclose()  # the renderer pauses the garbage collector until it ends
-    await response.write_eof()
     return response
 
 
@@ -171,18 +182,24 @@ async def _status(request: web.Request) -> web.Response:
         return _refuse(400, f"area {area[:100]!r} is not an area code like 21 or 21.01")
     if len(query) > MAX_QUERY:
         return _refuse(400, f"q is longer than {MAX_QUERY} characters")
+    limit = request.app[STATUS_LIMIT]
+    client = request.remote or ""
+    if not limit.allow(client):
+        wait = max(1, math.ceil(limit.wait(client)))
+        return web.Response(status=429, text="too many requests from this address; try again\n",
+                            headers={"Retry-After": str(wait)})  # fmt: skip
     exporter = request.app[EXPORTER_KEY]
     answers = request.app[STATUS_ANSWERS]
-    # A reload makes a new store: its id keeps answers about the old inventory from being reused.
-    key = (id(exporter.store), area, query)
-    body = answers.get(key)
-    if body is None:
+    # A reload makes a new store: its id keeps views of the old inventory from being reused.
+    key = (id(exporter.store), area)
+    view = answers.get(key)
+    if view is None:
         try:
-            view = status_view(exporter.store, exporter.config.election, area, query)
+            view = area_view(exporter.store, exporter.config.election, area)
         except AreaNotFoundError:
             return _refuse(404, f"no TPS in area {area!r}")
-        body = json.dumps(view).encode()
-        answers.put(key, body)
+        answers.put(key, view)
+    body = json.dumps({**view, "matches": search(exporter.store, area, query)}).encode()
     return web.Response(
         body=body, content_type="application/json", headers={"Cache-Control": "no-store"}
     )

@@ -15,6 +15,9 @@ from exporter.exposition.status import (
     OFFLINE_SHOWN,
     STATUSES,
     AreaNotFoundError,
+    area_view,
+    search,
+    status_index,
     status_view,
 )
 from exporter.exposition.web import make_app
@@ -149,13 +152,13 @@ def test_screens_asking_together_share_one_answer(monkeypatch: pytest.MonkeyPatc
     app = make_app(exporter)
     clock = Clock()
     app[web.STATUS_ANSWERS].clock = clock
-    computed: list[tuple[str, str]] = []
+    computed: list[str] = []
 
-    def counted(store: Store, calendar: ElectionCalendar, area: str, query: str) -> object:
-        computed.append((area, query))
-        return status_view(store, calendar, area, query)
+    def counted(store: Store, calendar: ElectionCalendar, area: str) -> dict[str, object]:
+        computed.append(area)
+        return area_view(store, calendar, area)
 
-    monkeypatch.setattr(web, "status_view", counted)
+    monkeypatch.setattr(web, "area_view", counted)
 
     async def scenario() -> None:
         async with TestClient(TestServer(app)) as client:
@@ -169,13 +172,54 @@ def test_screens_asking_together_share_one_answer(monkeypatch: pytest.MonkeyPatc
             clock.tick(1.9)
             assert await ask() == first  # a second screen, a moment later
             assert (await ask(area="21.01"))["total"] == 382  # another area is its own
-            assert (await ask(q="kawal"))["matches"]
-            assert computed == [("", ""), ("21.01", ""), ("", "kawal")]
+            assert (await ask(q="kawal"))["matches"]  # a search reuses the area's count
+            assert computed == ["", "21.01"]
             clock.tick(0.1)
             await ask()  # two seconds on: computed again
             assert (await client.post("/-/reload")).status == 200
             await ask()  # a new inventory: computed again at once
-            assert computed[3:] == [("", ""), ("", "")]
+            assert computed[2:] == ["", ""]
             assert (await client.get("/status.json", params={"area": "99"})).status == 404
 
     asyncio.run(scenario())
+
+
+def test_a_search_reads_only_its_area_and_never_spans_two_fields_or_two_tps() -> None:
+    example = load(None, (REPO / "targets",))[1]
+    store = Store(example)
+    index = status_index(store)
+    start, stop = index.area("21.71")
+    assert all(s.site.place.regency.code == "21.71" for s in index.states[start:stop])
+    assert stop - start == sum(
+        1 for s in store.sites.values() if s.site.place.regency.code == "21.71"
+    )
+    batam = status_view(store, CALENDAR, "21.71", query="TPS 001")["matches"]
+    assert batam and all(m["place"][1] == "Kota Batam" for m in batam)
+    # The index joins fields with a tab and TPS with a newline: a query holding them finds
+    # nothing it would not find with a space, and one TPS's end never joins the next's start.
+    site = index.states[0].site
+    assert search(store, "", f"{site.name}\n{index.states[1].site.id}") == []
+    assert search(store, "", f"{site.name}\t") == search(store, "", site.name)
+    assert status_index(store) is index  # built once per inventory
+
+
+def test_a_client_asking_too_often_is_told_to_wait() -> None:
+    source = Source(None, (REPO / "targets",))
+    exporter = Exporter(source, *source.load(), FakeTransport(), FakeSnmpClient())
+    app = make_app(exporter)
+    clock = Clock()
+    app[web.STATUS_LIMIT].clock = clock
+
+    async def scenario() -> list[int]:
+        async with TestClient(TestServer(app)) as client:
+            codes = [(await client.get("/status.json", params={"q": f"tps {i:03}"})).status
+                     for i in range(25)]  # fmt: skip
+            refused = await client.get("/status.json")
+            assert refused.headers["Retry-After"] == "1"
+            clock.tick(1.0)  # five more a second
+            codes += [(await client.get("/status.json")).status for _ in range(6)]
+            return codes
+
+    codes = asyncio.run(scenario())
+    assert codes[:20] == [200] * 20 and codes[20:25] == [429] * 5
+    assert codes[25:] == [200] * 5 + [429]
