@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -125,6 +126,9 @@ class Exporter:
             self.stats.snmp_discarded = discarded
         self._tasks: list[asyncio.Task[None]] = []
         self._reload_lock = asyncio.Lock()
+        self._next_reload: asyncio.Task[list[str]] | None = None
+        self._force_next = False
+        self._candidate: tuple[Config, Inventory] | None = None
         self.ready = False
 
     @property
@@ -155,17 +159,34 @@ class Exporter:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.resolver.close()
 
-    async def reload(self) -> list[str]:
-        """Load the configuration again; on any error keep the running one and return the errors."""
+    async def reload(self, force: bool = False) -> list[str]:
+        """Load the configuration again; on any error keep the running one and return the errors.
+
+        Requests that arrive while a reload waits to start share it (100 in a row are one or
+        two loads, not 100), and a client that gives up does not cancel it for the others.
+        `force` accepts an inventory that drops more TPS than `reload.max_drop_ratio`.
+        """
+        self._force_next = self._force_next or force
+        if self._next_reload is None:
+            self._next_reload = asyncio.get_running_loop().create_task(self._reload_when_free())
+        return await asyncio.shield(self._next_reload)
+
+    async def _reload_when_free(self) -> list[str]:
         async with self._reload_lock:
-            try:
-                # Parsing a large inventory takes a while: keep the event loop polling meanwhile.
-                config, inventory = await asyncio.to_thread(self.source.load_isolated)
-            except ConfigLoadError as exc:
+            self._next_reload = None  # who asks from now on gets the next load
+            force, self._force_next = self._force_next, False
+            errors = await self._load_new()
+            if not errors:
+                errors = self._refuse_drop(force)
+            if errors:
                 self.stats.reloaded(False)
-                for error in exc.errors:
-                    log.error("reload refused, keeping the running inventory: %s", error)
-                return [str(e) for e in exc.errors]
+                self._candidate = None
+                more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+                log.error("reload refused, keeping the running inventory: %s%s", errors[0], more)
+                return errors
+            assert self._candidate is not None
+            config, inventory = self._candidate
+            self._candidate = None
             self._apply(config, inventory)
             self.stats.reloaded(True)
             log.info(
@@ -173,6 +194,34 @@ class Exporter:
                 extra={"sites": len(inventory.sites), "devices": len(inventory.devices)},
             )
             return []
+
+    async def _load_new(self) -> list[str]:
+        """Load in a child process into `_candidate`; return the errors, whatever went wrong."""
+        try:
+            # Parsing a large inventory takes a while: keep the event loop polling meanwhile.
+            self._candidate = await asyncio.to_thread(self.source.load_isolated)
+        except ConfigLoadError as exc:
+            return [str(e) for e in exc.errors]
+        except BrokenProcessPool:
+            return ["the process that reads the files stopped (killed, or out of memory)"]
+        except Exception as exc:  # any failure keeps the running inventory
+            # The type only: an exception's text may quote what it read (a password).
+            return [f"the files could not be read ({type(exc).__name__})"]
+        return []
+
+    def _refuse_drop(self, force: bool) -> list[str]:
+        """Refuse a new inventory that loses more than the allowed share of the TPS."""
+        assert self._candidate is not None
+        config, inventory = self._candidate
+        before, after = len(self.inventory.sites), len(inventory.sites)
+        allowed = config.reload_max_drop_ratio
+        if force or before == 0 or (before - after) <= allowed * before:
+            return []
+        return [
+            f"the new inventory has {after:,} TPS, {before - after:,} fewer than the "
+            f"{before:,} running ({(before - after) / before:.0%}; at most {allowed:.0%} may go "
+            "at once): check that no file or directory is missing, or reload with force=true"
+        ]
 
     def _follow_up(self, scheduler: Scheduler, device: Device, failures: int, down: bool) -> None:
         """After a missed poll, ask again soon; after the first, look at the parent now too, so

@@ -465,6 +465,16 @@ CONFIG_RELOADS = Metric(
     "Reload attempts, by result (success, failure).",
     ("result",),
 )
+INVENTORY_SITES = Metric(
+    "tps_inventory_sites",
+    Type.GAUGE,
+    "TPS in the inventory being polled (this shard's); a fall means files went missing.",
+)
+INVENTORY_DEVICES = Metric(
+    "tps_inventory_devices",
+    Type.GAUGE,
+    "Devices in the inventory being polled (this shard's).",
+)
 BUILD_INFO = Metric(
     "tps_build_info",
     Type.GAUGE,
@@ -562,6 +572,8 @@ CATALOGUE: tuple[Metric, ...] = (
     CONFIG_RELOAD_OK,
     CONFIG_RELOAD_TIME,
     CONFIG_RELOADS,
+    INVENTORY_SITES,
+    INVENTORY_DEVICES,
     BUILD_INFO,
     PROCESS_CPU,
     PROCESS_RSS,

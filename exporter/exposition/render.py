@@ -383,6 +383,10 @@ def _exporter(out: list[str], store: Store, stats: RuntimeStats) -> Iterator[Non
     _header(out, c.CONFIG_RELOADS)
     for result in ("success", "failure"):
         out.append(f'tps_config_reloads_total{{result="{result}"}} {stats.reloads[result]}\n')
+    _header(out, c.INVENTORY_SITES)
+    out.append(f"tps_inventory_sites {len(store.inventory.sites)}\n")
+    _header(out, c.INVENTORY_DEVICES)
+    out.append(f"tps_inventory_devices {len(store.inventory.devices)}\n")
     _header(out, c.BUILD_INFO)
     python = escape(platform.python_version())
     out.append(f'tps_build_info{{version="{__version__}",python_version="{python}"}} 1\n')

@@ -130,7 +130,11 @@ async def _ready(request: web.Request) -> web.Response:
 async def _reload(request: web.Request) -> web.Response:
     # Nothing is expected in the body; reading it enforces client_max_size (413 beyond).
     await request.read()
-    errors = await request.app[EXPORTER_KEY].reload()
+    others = sorted(set(request.query) - {"force"})
+    force = request.query.get("force", "false")
+    if others or force not in ("true", "false"):
+        return _refuse(400, "only force=true is accepted (to load an inventory with far fewer TPS)")
+    errors = await request.app[EXPORTER_KEY].reload(force=force == "true")
     if errors:
         text = "reload failed, the running inventory is kept:\n" + "\n".join(errors) + "\n"
         return web.Response(status=500, text=text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -143,12 +144,14 @@ def _read_config(path: Path, config: Config, errors: list[ConfigError]) -> Confi
     if root is None or Reader.is_null(root):
         return _with_snmp(config, read_section(Reader(str(path), errors), None, path.parent))
     r = Reader(str(path), errors)
-    top = r.mapping(root, "", ("targets", "icmp", "state", "resolver", "snmp", "election"))
+    top = r.mapping(
+        root, "", ("targets", "icmp", "state", "resolver", "snmp", "election", "reload")
+    )
     if top is None:
         return config
     config = _with_snmp(config, read_section(r, top.get("snmp"), path.parent))
     if "targets" in top and (items := r.sequence(top["targets"], "targets")) is not None:
-        paths = [r.string(n, join("targets", i)) for i, n in enumerate(items)]
+        paths = [r.string(n, join("targets", i), max_length=4096) for i, n in enumerate(items)]
         resolved = tuple(path.parent / p for p in paths if p is not None)
         config = dataclasses.replace(config, targets=resolved)
     if "icmp" in top:
@@ -159,6 +162,10 @@ def _read_config(path: Path, config: Config, errors: list[ConfigError]) -> Confi
         config = dataclasses.replace(config, resolver=_resolver(r, top["resolver"]))
     if "election" in top:
         config = dataclasses.replace(config, election=read_calendar(r, top["election"]))
+    if "reload" in top and (m := r.mapping(top["reload"], "reload", ("max_drop_ratio",))):
+        ratio = r.number(m["max_drop_ratio"], "reload.max_drop_ratio", 0, 1)
+        if ratio is not None:
+            config = dataclasses.replace(config, reload_max_drop_ratio=ratio)
     return config
 
 
@@ -253,23 +260,49 @@ def _resolver(r: Reader, node: Node) -> ResolverSettings:
 
 
 def inventory_files(targets: Sequence[Path], errors: list[ConfigError]) -> list[Path]:
-    """Return the inventory files of `targets`: files as given, directories' YAML not hidden."""
+    """Return the inventory files of `targets`: files as given, directories' YAML not hidden.
+
+    Whatever would make TPS vanish without a word is an error: a directory that cannot be read,
+    a YAML name that is not a readable file (a dangling link), a directory with no YAML at all.
+    """
     files: list[Path] = []
     for target in targets:
         if target.is_dir():
-            found = sorted(
-                p
-                for p in target.rglob("*")
-                if p.suffix in (".yaml", ".yml")
-                and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(target).parts)
-            )
+            found = _directory_files(target, errors)
+            if not found:
+                errors.append(ConfigError(str(target), 0, 0, "", "no inventory files (*.yaml, "
+                                          "*.yml) in this directory"))  # fmt: skip
             files.extend(found)
         elif target.is_file():
             files.append(target)
+        elif target.is_symlink():
+            errors.append(ConfigError(str(target), 0, 0, "", "a link to nothing (dangling)"))
         else:
             errors.append(ConfigError(str(target), 0, 0, "", "no such file or directory"))
     return files
+
+
+def _directory_files(top: Path, errors: list[ConfigError]) -> list[Path]:
+    """Return the YAML files below a directory, in name order; unreadable parts are errors."""
+
+    def unreadable(exc: OSError) -> None:
+        where = exc.filename or str(top)
+        errors.append(ConfigError(str(where), 0, 0, "", f"cannot read directory: {exc.strerror}"))
+
+    found: list[Path] = []
+    for root, dirs, names in os.walk(top, onerror=unreadable, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in names:
+            if name.startswith(".") or not name.endswith((".yaml", ".yml")):
+                continue
+            path = Path(root) / name
+            if path.is_file():
+                found.append(path)
+            elif path.is_symlink():
+                errors.append(ConfigError(str(path), 0, 0, "", "a link to nothing (dangling)"))
+            else:
+                errors.append(ConfigError(str(path), 0, 0, "", "not a regular file"))
+    return sorted(found)
 
 
 def _read_inventory_file(file: Path, merge: _Merge) -> None:
@@ -374,6 +407,10 @@ def _address(r: Reader, node: Node, path: str, family: AddressFamily) -> str | N
             return text.rstrip(".").lower()
         r.error(node, path, f"{text!r} is not an IPv4 address, an IPv6 address or a valid hostname")
         return None
+    unusable = _unusable(ip)
+    if unusable:
+        r.error(node, path, f"{text} is {unusable}, not the address of one device")
+        return None
     if ip.version == 4 and family is AddressFamily.IPV6:
         r.error(node, path, f"{text} is an IPv4 address but family is ipv6")
         return None
@@ -381,6 +418,19 @@ def _address(r: Reader, node: Node, path: str, family: AddressFamily) -> str | N
         r.error(node, path, f"{text} is an IPv6 address but family is ipv4")
         return None
     return str(ip)
+
+
+def _unusable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """Say why an address cannot be one device's (any, broadcast, multicast, bare link-local)."""
+    if ip.is_unspecified:
+        return "the unspecified address (any host)"
+    if ip.version == 4 and int(ip) == 0xFFFFFFFF:
+        return "the broadcast address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.version == 6 and ip.is_link_local and not getattr(ip, "scope_id", None):
+        return "link-local without a zone (write it as fe80::1%eth0)"
+    return ""
 
 
 def is_hostname(text: str) -> bool:
@@ -401,7 +451,7 @@ def _site(r: Reader, node: Node, path: str, merge: _Merge) -> Site | None:
         return None
     ok = len(r.errors)
     site_id = r.string(m["id"], join(path, "id"), ID_PATTERN) if "id" in m else None
-    name = r.string(m["name"], join(path, "name")) if "name" in m else None
+    name = r.string(m["name"], join(path, "name"), max_length=200) if "name" in m else None
     place = _place(r, m, path, merge)
     timezone = _timezone(r, m, path, place)
     latitude, longitude = _coordinates(r, m, node, path)
@@ -464,7 +514,7 @@ def _area(r: Reader, node: Node, path: str, level: str, merge: _Merge) -> Area |
     if m is None or "code" not in m or "name" not in m:
         return None
     code = r.string(m["code"], join(path, "code"), areas.CODE_PATTERNS[level])
-    name = r.string(m["name"], join(path, "name"))
+    name = r.string(m["name"], join(path, "name"), max_length=200)
     if not code or not name:
         return None
     if not _area_name_agrees(r, m["name"], join(path, "name"), level=level, code=code,

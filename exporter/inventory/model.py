@@ -365,3 +365,5 @@ class Config:
     profile_metrics: tuple[Metric, ...] = ()  # declared by operators' own profile files
     snmp_max_concurrent: int = 64
     election: ElectionCalendar = ElectionCalendar()
+    # A reload that would drop more than this share of the TPS is refused unless forced.
+    reload_max_drop_ratio: float = 0.1

@@ -91,15 +91,46 @@ def join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
+MAX_FILE_BYTES = 128 << 20  # a national shard's inventory is tens of MB
+MAX_EXPANSION = 4  # aliases may make a file this many times its own nodes (plus a margin)
+MAX_TEXT = 1024  # characters of a value, unless a key allows more
+_SHOWN = 60  # characters of a wrong value echoed in an error
+_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+         (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))  # fmt: skip
+
+
+def read_text_file(path: Path, limit: int = MAX_FILE_BYTES) -> str:
+    """Return a UTF-8 text file's text, or raise ValueError saying in words why it is not one."""
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        size = f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit:,} bytes"
+        raise ValueError(f"larger than {size}: is it the right file?")
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            raise ValueError(f"the file is {name} text; save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ValueError(
+            f"not UTF-8 text (line {line}, byte {exc.start}): save it as UTF-8 "
+            "(a spreadsheet's 'CSV UTF-8', an editor's 'UTF-8' encoding)"
+        ) from None
+
+
 def compose_file(path: Path, errors: list[ConfigError]) -> Node | None:
     """Parse one YAML file into a node tree, or record why it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_text_file(path)
+    except OSError as exc:
+        errors.append(ConfigError(str(path), 0, 0, "", f"cannot read file: {exc.strerror or exc}"))
+        return None
+    except ValueError as exc:
         errors.append(ConfigError(str(path), 0, 0, "", f"cannot read file: {exc}"))
         return None
     try:
-        return yaml.compose(text, Loader=_TextLoader)
+        root = yaml.compose(text, Loader=_TextLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -108,9 +139,44 @@ def compose_file(path: Path, errors: list[ConfigError]) -> Node | None:
             # Say where the unclosed construct began: that is usually the line to fix.
             problem = f"{problem} ({exc.context} started on line {exc.context_mark.line + 1})"
         errors.append(ConfigError(str(path), line, column, "", f"invalid YAML: {problem}"))
+        return None
     except yaml.YAMLError as exc:
         errors.append(ConfigError(str(path), 0, 0, "", f"invalid YAML: {exc}"))
-    return None
+        return None
+    if root is not None and not _expansion_is_bounded(root):
+        problem = "its aliases (*name) repeat the same parts too many times; use fewer"
+        errors.append(ConfigError(str(path), 0, 0, "", f"invalid YAML: {problem}"))
+        return None
+    return root
+
+
+def _expansion_is_bounded(root: Node) -> bool:
+    """Whether walking the tree, aliases followed, visits a bounded multiple of its nodes.
+
+    Nested aliases ("billion laughs") make a small file a huge tree; sizes are counted once per
+    distinct node, so the check itself is linear.
+    """
+    sizes: dict[int, int] = {}
+    order: list[Node] = []
+    stack = [root]
+    while stack:  # every distinct node once, parents before children
+        node = stack.pop()
+        if id(node) in sizes:
+            continue
+        sizes[id(node)] = 1
+        order.append(node)
+        stack.extend(_children(node))
+    for node in reversed(order):  # children before parents
+        sizes[id(node)] = 1 + sum(sizes[id(c)] for c in _children(node))
+    return sizes[id(root)] <= MAX_EXPANSION * len(order) + 10_000
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 class Reader:
@@ -174,7 +240,13 @@ class Reader:
             return None
         return list(node.value)
 
-    def string(self, node: Node, path: str, pattern: re.Pattern[str] | None = None) -> str | None:
+    def string(
+        self,
+        node: Node,
+        path: str,
+        pattern: re.Pattern[str] | None = None,
+        max_length: int = MAX_TEXT,
+    ) -> str | None:
         """Return a scalar's text as written (so `21` and `21.71` stay codes, not numbers)."""
         if not isinstance(node, yaml.ScalarNode) or node.tag not in _SCALAR_TEXT_TAGS:
             self.error(node, path, f"must be a string, not {_kind(node)}")
@@ -183,8 +255,11 @@ class Reader:
         if not text:
             self.error(node, path, "must not be empty")
             return None
+        if len(text) > max_length:
+            self.error(node, path, f"is {len(text):,} characters long; at most {max_length:,}")
+            return None
         if pattern is not None and not pattern.fullmatch(text):
-            self.error(node, path, f"{text!r} does not match {pattern.pattern}")
+            self.error(node, path, f"{_shown(text)} does not match {pattern.pattern}")
             return None
         return text
 
@@ -196,7 +271,7 @@ class Reader:
         try:
             value = int(text.replace("_", ""), 10)
         except ValueError:
-            self.error(node, path, f"must be an integer, not {text!r}")
+            self.error(node, path, f"must be an integer, not {_shown(text)}")
             return None
         if not low <= value <= high:
             self.error(node, path, f"must be between {low} and {high}, not {value}")
@@ -211,7 +286,7 @@ class Reader:
         try:
             value = float(text.replace("_", ""))
         except ValueError:
-            self.error(node, path, f"must be a number, not {text!r}")
+            self.error(node, path, f"must be a number, not {_shown(text)}")
             return None
         if not low <= value <= high:
             self.error(node, path, f"must be between {low:g} and {high:g}, not {value:g}")
@@ -225,7 +300,7 @@ class Reader:
             return None
         seconds = parse_duration(text)
         if seconds is None:
-            self.error(node, path, f"must be a duration like 30s, 1m or 500ms, not {text!r}")
+            self.error(node, path, f"must be a duration like 30s, 1m or 500ms, not {_shown(text)}")
             return None
         if not low <= seconds <= high:
             self.error(node, path, f"must be between {_fmt_s(low)} and {_fmt_s(high)}, not {text}")
@@ -241,7 +316,7 @@ class Reader:
             if member.value == text:
                 return member
         valid = ", ".join(str(m.value) for m in enum_type)
-        self.error(node, path, f"unknown value {text!r}; expected one of: {valid}")
+        self.error(node, path, f"unknown value {_shown(text)}; expected one of: {valid}")
         return None
 
     def _scalar_text(self, node: Node, path: str, what: str) -> str | None:
@@ -277,7 +352,12 @@ def _kind(node: Node | None) -> str:
         return "a mapping"
     if isinstance(node, yaml.SequenceNode):
         return "a list"
-    return f"the scalar {node.value!r}"
+    return f"the scalar {_shown(str(node.value))}"
+
+
+def _shown(text: str) -> str:
+    """Return a value for an error message: quoted, and cut short if it is long."""
+    return repr(text) if len(text) <= _SHOWN else f"{text[:_SHOWN]!r}... ({len(text):,} characters)"
 
 
 def _unknown_key(key: str, allowed: tuple[str, ...]) -> str:

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from exporter.inventory.model import (
     AuthProtocol,
     DeviceSnmp,
@@ -17,7 +19,14 @@ from exporter.inventory.model import (
     SnmpSettings,
     SnmpVersion,
 )
-from exporter.inventory.nodes import ConfigError, Node, Reader, join, mapping_keys
+from exporter.inventory.nodes import (
+    ConfigError,
+    Node,
+    Reader,
+    join,
+    mapping_keys,
+    read_text_file,
+)
 from exporter.inventory.profiles import Profiles, load_profiles
 
 _SETTINGS = ("interval", "timeout", "retries", "port", "max_repetitions", "walk_max_rows",
@@ -28,6 +37,11 @@ _INTEGERS = {"retries": (0, 10), "port": (1, 65535), "max_repetitions": (1, 500)
              "walk_max_bytes": (1024, 1 << 30)}  # fmt: skip
 _DURATIONS = {"interval": (1.0, 86400.0), "timeout": (0.05, 60.0),
               "walk_max_duration": (0.1, 3600.0)}  # fmt: skip
+_INLINE_SECRET = (
+    "must be {env: NAME} or {file: PATH}; a secret written in the configuration "
+    "itself is refused, as it would be shown wherever the file is"
+)
+MAX_SECRET_BYTES = 4096  # a password or community; more is the wrong file (or /dev/zero)
 _AUTH_KEYS = ("version", "community", "username", "security_level", "auth_protocol",
               "auth_password", "priv_protocol", "priv_password", "context_name")  # fmt: skip
 
@@ -193,7 +207,14 @@ def _v3(
 
 
 def _secret(r: Reader, node: Node, path: str, base_dir: Path) -> Secret | None:
-    """Read a secret from `{env: NAME}` or `{file: PATH}`; never from the config text itself."""
+    """Read a secret from `{env: NAME}` or `{file: PATH}`; never from the config text itself.
+
+    Whatever is wrong, the error names the key and the file, never the value: configuration
+    errors are printed by `check`, logged, and sent back to whoever asked for a reload.
+    """
+    if not isinstance(node, yaml.MappingNode):
+        r.error(node, path, _INLINE_SECRET)
+        return None
     m = r.mapping(node, path, ("env", "file"))
     if m is None:
         return None
@@ -209,13 +230,16 @@ def _secret(r: Reader, node: Node, path: str, base_dir: Path) -> Secret | None:
             r.error(m["env"], join(path, "env"), f"environment variable {name} is not set")
             return None
         return Secret(value)
-    text = r.string(m["file"], join(path, "file"))
+    text = r.string(m["file"], join(path, "file"), max_length=4096)
     if text is None:
         return None
     try:
-        value = (base_dir / text).read_text(encoding="utf-8").rstrip("\r\n")
+        value = read_text_file(base_dir / text, MAX_SECRET_BYTES).rstrip("\r\n")
     except OSError as exc:
         r.error(m["file"], join(path, "file"), f"cannot read {text}: {exc.strerror or exc}")
+        return None
+    except ValueError as exc:  # its words never quote the file's contents
+        r.error(m["file"], join(path, "file"), f"cannot read {text}: {exc}")
         return None
     if not value:
         r.error(m["file"], join(path, "file"), f"{text} is empty")

@@ -43,6 +43,7 @@ targets: [targets]
 icmp: {interval: 30s, timeout: 2s, count: 3, spacing: 1s, max_loss_ratio: 0.1, max_rtt: 1s}
 state: {down_after: 3, window: 10}
 resolver: {refresh_interval: 5m, timeout: 5s}
+reload: {max_drop_ratio: 0.1}
 snmp:
   defaults: {interval: 60s, timeout: 3s, retries: 1, port: 161, max_repetitions: 25}
   max_concurrent: 64
@@ -277,6 +278,11 @@ def test_defaults_on_the_page_are_the_loaders() -> None:
         "snmp.defaults.port": config.snmp.port,
         "snmp.defaults.max_repetitions": config.snmp.max_repetitions,
         "snmp.max_concurrent": config.snmp_max_concurrent,
+        "snmp.defaults.walk_max_rows": config.snmp.walk_max_rows,
+        "snmp.defaults.walk_max_values": config.snmp.walk_max_values,
+        "snmp.defaults.walk_max_bytes": config.snmp.walk_max_bytes,
+        "snmp.defaults.walk_max_duration": config.snmp.walk_max_duration,
+        "reload.max_drop_ratio": config.reload_max_drop_ratio,
         "election.run_up": election.run_up_days * 86400,
         "election.recap": election.recap_days * 86400,
     }

@@ -191,7 +191,8 @@ def test_config_file_errors_name_file_line_and_key(tmp_path: Path) -> None:
         "which must be shorter than interval (10s)",
         f"{c}:5:9: state.down_afer: unknown key (did you mean 'down_after'?); "
         "allowed: down_after, window, confirm_interval",
-        f"{c}:6:1: extra: unknown key; allowed: targets, icmp, state, resolver, snmp, election",
+        f"{c}:6:1: extra: unknown key; allowed: targets, icmp, state, resolver, snmp, election, "
+        "reload",
     ]
 
 

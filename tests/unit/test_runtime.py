@@ -46,4 +46,6 @@ def test_reloads_leave_nothing_of_the_old_inventory_behind(tmp_path: Path) -> No
 
     frozen = asyncio.run(scenario())
     # The first reload may add what starting left (tasks, caches); after it, nothing piles up.
-    assert len(set(frozen[1:])) == 1, frozen
+    # A poll in flight at the moment of the freeze holds a few objects (its future, a
+    # callback): a kept store would be hundreds more with every reload.
+    assert max(frozen[1:]) - min(frozen[1:]) <= 8, frozen

@@ -188,7 +188,8 @@ def test_device_block_errors(site: Path, devices: str, at: str, expected: str) -
         ),
         (
             "x: {version: 2c, community: public}",
-            "snmp.auths.x.community: must be a mapping, not the scalar 'public'",
+            "snmp.auths.x.community: must be {env: NAME} or {file: PATH}; a secret written in "
+            "the configuration itself is refused",
         ),
         (
             "x: {version: 2c, community: {env: A, file: b}}",
