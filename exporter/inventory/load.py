@@ -273,13 +273,19 @@ def inventory_files(targets: Sequence[Path], errors: list[ConfigError]) -> list[
                 errors.append(ConfigError(str(target), 0, 0, "", "no inventory files (*.yaml, "
                                           "*.yml) in this directory"))  # fmt: skip
             files.extend(found)
-        elif target.is_file():
-            files.append(target)
-        elif target.is_symlink():
-            errors.append(ConfigError(str(target), 0, 0, "", "a link to nothing (dangling)"))
         else:
-            errors.append(ConfigError(str(target), 0, 0, "", "no such file or directory"))
+            _take_file(target, files, errors, "no such file or directory")
     return files
+
+
+def _take_file(path: Path, files: list[Path], errors: list[ConfigError], otherwise: str) -> None:
+    """Add a file to read, or say why it cannot be one (a dangling link, say)."""
+    if path.is_file():
+        files.append(path)
+    elif path.is_symlink():
+        errors.append(ConfigError(str(path), 0, 0, "", "a link to nothing (dangling)"))
+    else:
+        errors.append(ConfigError(str(path), 0, 0, "", otherwise))
 
 
 def _directory_files(top: Path, errors: list[ConfigError]) -> list[Path]:
@@ -295,13 +301,7 @@ def _directory_files(top: Path, errors: list[ConfigError]) -> list[Path]:
         for name in names:
             if name.startswith(".") or not name.endswith((".yaml", ".yml")):
                 continue
-            path = Path(root) / name
-            if path.is_file():
-                found.append(path)
-            elif path.is_symlink():
-                errors.append(ConfigError(str(path), 0, 0, "", "a link to nothing (dangling)"))
-            else:
-                errors.append(ConfigError(str(path), 0, 0, "", "not a regular file"))
+            _take_file(Path(root) / name, found, errors, "not a regular file")
     return sorted(found)
 
 
