@@ -33,6 +33,8 @@ from exporter.state.store import Store
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 URGENT_PHASES = frozenset({Phase.VOTING, Phase.COUNTING})
+# A refused reload logs one line with this many of its errors (the metric says it failed).
+_LOGGED_ERRORS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +183,10 @@ class Exporter:
             if errors:
                 self.stats.reloaded(False)
                 self._candidate = None
-                more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-                log.error("reload refused, keeping the running inventory: %s%s", errors[0], more)
+                shown = errors[:_LOGGED_ERRORS]
+                more = f"; and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
+                log.error("reload refused, keeping the running inventory: %s%s",
+                          "; ".join(shown), more)  # fmt: skip
                 return errors
             assert self._candidate is not None
             config, inventory = self._candidate

@@ -7,6 +7,7 @@ import datetime as dt
 import html
 import io
 import zoneinfo
+from collections.abc import Iterable
 
 from exporter.inventory.areas import zone_abbreviation
 from exporter.report.readiness import STATUSES, Counts, NotReady, Report, sorted_regencies
@@ -57,10 +58,35 @@ def table(report: Report, zone: str, limit: int = 100) -> str:
     return "\n".join(lines) + "\n"
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class _SafeCsv:
+    """A CSV writer whose text cells cannot be read as formulas by Excel or LibreOffice.
+
+    As OWASP recommends: a cell that starts with = + - @ (or a tab or CR) gets a leading
+    apostrophe, shown by the spreadsheet and never evaluated. Numbers are written as numbers.
+    """
+
+    def __init__(self, out: io.StringIO) -> None:
+        # CRLF as RFC 4180 and Excel have it; with "\n" a CR inside a name would not be quoted.
+        self._writer = csv.writer(out, lineterminator="\r\n")
+
+    def writerow(self, row: Iterable[object]) -> None:
+        """Write one row, each text cell neutralised."""
+        self._writer.writerow(_neutral(cell) for cell in row)
+
+
+def _neutral(cell: object) -> object:
+    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def areas_csv(report: Report) -> str:
     """Return one CSV row per area: the scope, each regency, each district."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _SafeCsv(out)
     writer.writerow(["level", "province", "regency", "district", "tps", *STATUSES, "readiness"])
     scope_level = "nation" if report.scope == "Indonesia" else "province"
     writer.writerow([scope_level, "" if scope_level == "nation" else report.scope, "", "",
@@ -75,12 +101,12 @@ def areas_csv(report: Report) -> str:
 def tps_csv(report: Report, zone: str) -> str:
     """Return one CSV row per TPS not ready."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _SafeCsv(out)
     writer.writerow(["site", "name", "province", "regency", "district", "village", "status",
                      "reason", "device", "since", "since_unix"])  # fmt: skip
     for t in report.not_ready:
         writer.writerow([t.site, t.name, t.province, t.regency, t.district, t.village, t.status,
-                         t.reason, t.device, local(t.since, zone),
+                         t.reason, t.device, "" if t.since is None else local(t.since, zone),
                          "" if t.since is None else f"{t.since:.0f}"])  # fmt: skip
     return out.getvalue()
 

@@ -107,7 +107,9 @@ def test_demo_runs_the_chain_shows_a_fault_and_stops_on_ctrl_c() -> None:
             assert time.monotonic() < deadline, demo_status(port)
             time.sleep(0.5)
         others = demo_status(port)
-        assert others["tps-demo-03"] == "up", others  # its own fault has not started yet
+        # Its own fault has not started yet. It is the VSAT (600 ms echoes with 2% loss, 1 s
+        # timeout): two echoes lost in its window, or late on a loaded machine, make it degraded.
+        assert others["tps-demo-03"] in ("up", "degraded"), others
         assert len(others) == 3
         # Prometheus scrapes the exporter and the alert rules see the TPS down.
         deadline = time.monotonic() + 60
