@@ -27,13 +27,13 @@ from exporter.inventory.gazetteer import AreaError, Gazetteer, village_code
 from exporter.inventory.load import inventory_files, is_hostname, load
 from exporter.inventory.model import DeviceKind, Place
 from exporter.inventory.nodes import ConfigLoadError
+from exporter.inventory.sheet_limits import SheetError
 from exporter.inventory.sheets import (
     DEVICE_COLUMNS,
     TPS_COLUMNS,
     Progress,
     Row,
     Sheet,
-    SheetError,
     read_sheet,
 )
 

@@ -10,7 +10,15 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
+
+from exporter.inventory.sheet_limits import (
+    SheetError,
+    check_archive,
+    check_file_size,
+    lines_within,
+    scan_sheet_xml,
+)
 
 if TYPE_CHECKING:
     from openpyxl.workbook.workbook import Workbook
@@ -46,10 +54,6 @@ DEVICE_COLUMNS: dict[str, tuple[str, ...]] = {
     "device_name": ("device name", "nama perangkat", "name", "nama"),
     "parent": TPS_COLUMNS["parent"],
 }
-
-
-class SheetError(ValueError):
-    """A sheet that cannot be read at all: missing file, no header, a required column absent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +93,14 @@ def read_sheet(
     a progress bar on it."""
     if not path.is_file():
         raise SheetError(f"{path}: no such file")
+    check_file_size(path)
     if path.suffix.lower() in EXCEL_SUFFIXES:
-        label, lines = _excel(path, sheet)
+        label, lines, total = _excel(path, sheet)
     elif sheet is not None:
         raise SheetError(f"{path}: --sheet is for .xlsx workbooks; this is read as CSV")
     else:
-        label, lines = str(path), _csv(path)
+        label, lines, total = _csv(path)
+    lines = lines_within(lines, label)
     header: tuple[int, list[str]] | None = None
     for number, cells in lines:
         if any(cells):
@@ -103,7 +109,6 @@ def read_sheet(
     if header is None:
         raise SheetError(f"{label}: no header row")
     names = _columns(label, header[1], columns)
-    total = _count_rows(path, sheet) if stream else 0
     progress = Progress(f"reading {path.name}", total, stream) if stream else None
     rows = []
     for number, cells in lines:
@@ -117,16 +122,6 @@ def read_sheet(
         progress.finish()
     ignored = tuple(h for i, h in enumerate(header[1]) if h and i not in names)
     return Sheet(label, tuple(rows), frozenset(names.values()), ignored)
-
-
-def _count_rows(path: Path, sheet: str | None = None) -> int:
-    """Return about how many rows a sheet has, for a progress bar, without reading its cells."""
-    if path.suffix.lower() in EXCEL_SUFFIXES:
-        workbook, worksheet = _open_workbook(path, sheet)
-        workbook.close()
-        return int(worksheet.max_row or 0)
-    with path.open("rb") as f:
-        return sum(1 for _ in f)
 
 
 def _columns(
@@ -146,8 +141,9 @@ def _columns(
     return names
 
 
-def _csv(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Yield (line number, cells) of a CSV file exported by Excel, LibreOffice or a script."""
+def _csv(path: Path) -> tuple[str, Iterator[tuple[int, list[str]]], int]:
+    """Return the label, the (line number, cells) and the line count of a CSV file exported by
+    Excel, LibreOffice or a script."""
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -157,25 +153,65 @@ def _csv(path: Path) -> Iterator[tuple[int, list[str]]]:
         dialect: type[csv.Dialect] = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
+    return str(path), _csv_lines(path, text, dialect), raw.count(b"\n")
+
+
+def _csv_lines(
+    path: Path, text: str, dialect: type[csv.Dialect]
+) -> Iterator[tuple[int, list[str]]]:
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     start = 1
-    for cells in reader:
-        yield start, [c.strip() for c in cells]
-        start = reader.line_num + 1
+    try:
+        for cells in reader:
+            yield start, [c.strip() for c in cells]
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise SheetError(
+                f"{path}:{start}: a cell longer than {csv.field_size_limit():,} "
+                'characters, or a quote (") that is never closed'
+            ) from None
+        raise SheetError(f"{path}:{start}: not readable as CSV ({exc})") from None
 
 
-def _excel(path: Path, sheet: str | None) -> tuple[str, Iterator[tuple[int, list[str]]]]:
-    """Return the label and the rows of a workbook's sheet (the active one by default)."""
+def _excel(path: Path, sheet: str | None) -> tuple[str, Iterator[tuple[int, list[str]]], int]:
+    """Return the label, the rows and the last row number of a workbook's sheet (the active one
+    by default), once its zip and its XML are known to be within bounds."""
+    check_archive(path)
     workbook, worksheet = _open_workbook(path, sheet)
+    label = f"{path} [{worksheet.title}]"
+    try:
+        with _sheet_xml(workbook, worksheet) as source:
+            last = scan_sheet_xml(source, label)
+    except BaseException:
+        workbook.close()
+        raise
+    # Read every row there is, whatever <dimension> claims (too few drops rows, too many hangs).
+    worksheet.reset_dimensions()
 
     def lines() -> Iterator[tuple[int, list[str]]]:
+        number = 0
         try:
             for number, values in enumerate(worksheet.values, start=1):
                 yield number, [_text(v) for v in values]
+        except SheetError:
+            raise
+        except Exception as exc:  # openpyxl raises what its parsers raise
+            raise SheetError(
+                f"{label}: row {number + 1:,} cannot be read "
+                f"({type(exc).__name__}: {str(exc)[:100]})"
+            ) from None
         finally:
             workbook.close()
 
-    return f"{path} [{worksheet.title}]", lines()
+    return label, lines(), last
+
+
+def _sheet_xml(workbook: Workbook, worksheet: ReadOnlyWorksheet) -> IO[bytes]:
+    """Open the XML part of a read-only worksheet, as openpyxl itself does when it reads it."""
+    # openpyxl has no public call for this; 3.1's read-only sheet opens the part the same way.
+    archive = workbook._archive  # type: ignore[attr-defined]
+    return archive.open(worksheet._worksheet_path)  # type: ignore[attr-defined,no-any-return]
 
 
 def _open_workbook(path: Path, sheet: str | None) -> tuple[Workbook, ReadOnlyWorksheet]:

@@ -13,9 +13,17 @@ from exporter.cli import main
 from exporter.inventory.importer import run_import
 from exporter.inventory.load import load
 from exporter.inventory.model import Device, Inventory, Site
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO, SHARED, require
 
 AREAS = SHARED / "data" / "idn-area"
+
+
+@pytest.fixture(autouse=True)
+def _area_data() -> None:
+    """Every import checks places against the area data: say so when it is not there."""
+    require((AREAS / "villages.csv").is_file(), f"needs the area data in {AREAS} (../shared)")
+
+
 TPS_HEADER = ["Kode Wilayah", "Provinsi", "Kabupaten/Kota", "Kecamatan", "Desa/Kelurahan",
               "Nomor TPS", "Lat", "Lon", "ID Perangkat", "Keterangan"]  # fmt: skip
 DEVICE_HEADER = ["ID Perangkat", "Alamat Perangkat", "Jenis Perangkat", "Operator",
