@@ -15,11 +15,12 @@ from typing import Any
 from aiohttp import web
 
 from exporter import __version__
+from exporter.exposition.basic_auth import BasicAuth
 from exporter.exposition.limits import RateLimit
 from exporter.exposition.render import CONTENT_TYPE, render_stream
 from exporter.exposition.status import AreaNotFoundError, area_view, search
 from exporter.exposition.status_page import status_page
-from exporter.exposition.webconfig import BasicAuth, WebConfig
+from exporter.exposition.webconfig import WebConfig
 from exporter.inventory import areas
 from exporter.probe import probe
 from exporter.runtime import Exporter

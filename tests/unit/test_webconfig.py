@@ -72,6 +72,10 @@ def test_a_full_config_is_read(tmp_path: Path, certs: Certificates) -> None:
          "web.yml:2:14: tls_server_config: cannot use this certificate and key"),
         ("basic_auth_users: [noc]\n", "web.yml:1:19: basic_auth_users: must be a mapping"),
         ("tls_server_config: {cert_file: server.crt\n", "web.yml:2:1: invalid YAML"),
+        ('http_server_config:\n  headers: {X-Frame-Options: "DENY\\r\\nSet-Cookie: a=b"}\n',
+         "web.yml:2:30: http_server_config.headers.X-Frame-Options: a header value is one line"),
+        ("http_server_config:\n  headers: {X Frame: DENY}\n",
+         "web.yml:2:22: http_server_config.headers.X Frame: a header name is letters, digits"),
     ],
 )  # fmt: skip
 def test_bad_configs_name_file_line_and_key(
