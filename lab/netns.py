@@ -3,7 +3,6 @@ alert latency benchmark give it addresses that answer ping until they are silenc
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import random
 import subprocess
@@ -11,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from lab.sites import sh
+from lab.sites import free_network, sh
 
 
 @dataclass
@@ -50,33 +49,6 @@ class LabHost:
     def answer_pings(self, answer: bool) -> None:
         """Make the namespace's kernel answer echo requests, or ignore them all."""
         self.run("sysctl", "-qw", f"net.ipv4.icmp_echo_ignore_all={0 if answer else 1}")
-
-
-BENCHMARK_NET = ipaddress.IPv4Network("198.18.0.0/15")  # RFC 2544: for tests, routed nowhere
-
-
-def free_network(prefix: int) -> ipaddress.IPv4Network:
-    """Return a network of `prefix` bits in 198.18.0.0/15 that no address or route here overlaps,
-    so a second lab on the same machine never takes the same one."""
-    used: list[ipaddress.IPv4Network] = []
-    for command in (
-        ("ip", "-o", "-4", "addr", "show"),
-        ("ip", "-4", "route", "show", "table", "all"),
-    ):
-        text = sh(*command, check=False).stdout
-        for word in text.split():
-            try:
-                network = ipaddress.ip_network(word, strict=False)
-            except ValueError:
-                continue
-            if isinstance(network, ipaddress.IPv4Network) and network.overlaps(BENCHMARK_NET):
-                used.append(network)
-    candidates = list(BENCHMARK_NET.subnets(new_prefix=prefix))
-    random.shuffle(candidates)
-    for candidate in candidates:
-        if not any(candidate.overlaps(u) for u in used):
-            return candidate
-    raise RuntimeError(f"no free /{prefix} left in {BENCHMARK_NET}")
 
 
 @contextmanager

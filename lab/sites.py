@@ -1,12 +1,14 @@
 """Build N simulated TPS sites as network namespaces, each with a real SNMP agent, and break them.
 
-Each site is a namespace joined to this one by a veth pair on a /30 from LINKS; its device
-answers on the far end, and more device addresses (a /24 from DEVICES, for the first 64 sites)
-can live behind it. The site's agent is net-snmp's snmpd, or snmpsim serving a recording, on
-the namespace's loopback; the link emulator (lab.link) relays SNMP to it and answers echoes
-late. Loss is nftables dropping a share of what arrives. A blackhole route for the whole lab
-range keeps probes inside this machine even while a link is down. Everything is removed when
-the `site_lab` block ends, whatever happened in it.
+Each site is a namespace joined to this one by a veth pair on a /30 of the lab's range; its
+device answers on the far end, and more device addresses (a /24 each, for at most 64 sites) can
+live behind it. The range is chosen at run time in 198.18.0.0/15 where no address or route of
+this machine is, so a second lab (a demo, another test run) never takes the same one. The
+site's agent is net-snmp's snmpd, or snmpsim serving a recording, on the namespace's loopback;
+the link emulator (lab.link) relays SNMP to it and answers echoes late. Loss is nftables
+dropping a share of what arrives. A blackhole route for the lab's whole range, below every
+site's route, keeps probes inside this machine while a link is down. Everything is removed
+when the `site_lab` block ends, whatever happened in it.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-LAB_RANGE = ipaddress.ip_network("198.19.128.0/17")
-LINKS = ipaddress.ip_network("198.19.192.0/18")  # one /30 per site: 16,384 sites
-DEVICES = ipaddress.ip_network("198.19.128.0/18")  # one /24 per site, for the first 64 sites
+BENCHMARK_NET = ipaddress.IPv4Network("198.18.0.0/15")  # RFC 2544: for tests, routed nowhere
+MAX_SITES = 16_384  # one /30 each: a /16 of links
+MAX_SITES_WITH_DEVICES = 64  # and a /24 of device addresses each
 AGENT_PORT = 1161  # the agent listens here on the site's loopback; the link relays port 161
 COMMUNITY = "tps-lab"
 T = TypeVar("T")
@@ -91,8 +93,10 @@ class Site:
 class Lab:
     """The sites of one lab and the faults that can be done to them."""
 
-    def __init__(self, sites: list[Site], emulator: subprocess.Popen[str]) -> None:
-        self.sites = sites
+    def __init__(
+        self, sites: list[Site], emulator: subprocess.Popen[str], network: ipaddress.IPv4Network
+    ) -> None:
+        self.sites, self.network = sites, network  # the range it holds, blackholed below sites
         self._emulator = emulator
 
     def __getitem__(self, index: int) -> Site:
@@ -259,15 +263,30 @@ def _teardown(site: Site) -> None:
     sh("ip", "netns", "del", site.namespace, check=False)
 
 
-def _plan(count: int, devices_per_site: int, tag: str) -> list[Site]:
-    if count > LINKS.num_addresses // 4:
-        raise ValueError(f"at most {LINKS.num_addresses // 4} sites")
-    if devices_per_site and (count > 64 or devices_per_site > 253):
-        raise ValueError("extra device addresses: at most 64 sites of at most 253 devices")
+def lab_prefix(count: int, devices_per_site: int) -> int:
+    """Return the prefix of the range a lab of `count` sites needs: its links, then a /24 of
+    devices per site when they have devices."""
+    size = _devices_offset(count) + 256 * count if devices_per_site else 4 * count
+    return 32 - max(8, (size - 1).bit_length())
+
+
+def _devices_offset(count: int) -> int:
+    """Where the device /24s start in the lab's range: after the links, on a /24 boundary."""
+    return -(-4 * count // 256) * 256
+
+
+def _plan(
+    count: int, devices_per_site: int, tag: str, network: ipaddress.IPv4Network
+) -> list[Site]:
+    if count > MAX_SITES:
+        raise ValueError(f"at most {MAX_SITES} sites")
+    if devices_per_site and (count > MAX_SITES_WITH_DEVICES or devices_per_site > 253):
+        raise ValueError(f"extra device addresses: at most {MAX_SITES_WITH_DEVICES} sites of "
+                         "at most 253 devices")  # fmt: skip
     sites = []
     for i in range(count):
-        link = LINKS.network_address + 4 * i
-        block = DEVICES.network_address + 256 * i
+        link = network.network_address + 4 * i
+        block = network.network_address + _devices_offset(count) + 256 * i
         sites.append(Site(
             index=i,
             namespace=f"tpsl{tag}s{i}",
@@ -278,6 +297,29 @@ def _plan(count: int, devices_per_site: int, tag: str) -> list[Site]:
             devices=tuple(str(block + n) for n in range(1, devices_per_site + 1)),
         ))  # fmt: skip
     return sites
+
+
+def free_network(prefix: int) -> ipaddress.IPv4Network:
+    """Return a network of `prefix` bits in 198.18.0.0/15 that no address or route here overlaps,
+    so a second lab on the same machine never takes the same one."""
+    used: list[ipaddress.IPv4Network] = []
+    for command in (
+        ("ip", "-o", "-4", "addr", "show"),
+        ("ip", "-4", "route", "show", "table", "all"),
+    ):
+        for word in sh(*command, check=False).stdout.split():
+            try:
+                network = ipaddress.ip_network(word, strict=False)
+            except ValueError:
+                continue
+            if isinstance(network, ipaddress.IPv4Network) and network.overlaps(BENCHMARK_NET):
+                used.append(network)
+    candidates = list(BENCHMARK_NET.subnets(new_prefix=prefix))
+    random.shuffle(candidates)
+    for candidate in candidates:
+        if not any(candidate.overlaps(u) for u in used):
+            return candidate
+    raise RuntimeError(f"no free /{prefix} left in {BENCHMARK_NET}: is another lab running?")
 
 
 @contextmanager
@@ -292,13 +334,15 @@ def site_lab(
     if os.geteuid() != 0:
         raise PermissionError("the site lab needs root (network namespaces, nftables)")
     tag = f"{os.getpid() % 1000:03d}{random.randrange(10)}"
-    sites = _plan(count, devices_per_site, tag)
+    network = free_network(lab_prefix(count, devices_per_site))
+    sites = _plan(count, devices_per_site, tag, network)
     work = Path(tempfile.mkdtemp(prefix="tps-lab-"))
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, work, ignore_errors=True)
-        # Lowest priority: only what no site's route claims, as while a link is down.
-        sh("ip", "route", "replace", "blackhole", str(LAB_RANGE), "metric", "4294967295")
-        stack.callback(sh, "ip", "route", "del", "blackhole", str(LAB_RANGE),
+        # Lowest priority: only what no site's route claims, as while a link is down. Claimed
+        # at once, so a lab starting beside this one sees the range taken.
+        sh("ip", "route", "add", "blackhole", str(network), "metric", "4294967295")
+        stack.callback(sh, "ip", "route", "del", "blackhole", str(network),
                        "metric", "4294967295", check=False)  # fmt: skip
         for site in sites:
             site.workdir = work / site.namespace
@@ -317,7 +361,7 @@ def site_lab(
         emulator.stdin.flush()
         if emulator.stdout.readline().strip() != "ready":
             raise RuntimeError("the link emulator did not start")
-        lab = Lab(sites, emulator)
+        lab = Lab(sites, emulator, network)
         for site, profile, agent in zip(
             sites, _cycle(profiles, count), _cycle(agents, count), strict=True
         ):

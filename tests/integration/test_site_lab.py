@@ -4,6 +4,7 @@ stops resolving, a broken inventory is pushed, and the exporter itself is killed
 
 from __future__ import annotations
 
+import ipaddress
 import shlex
 import signal
 import socket
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.sites import COMMUNITY, Lab, site_lab
+from lab.sites import COMMUNITY, Lab, sh, site_lab
 from tests.conftest import (
     SHARED,
     device_yaml,
@@ -183,6 +184,25 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         # Every site has been polled (the loss profiles need their window filled later).
         rig.until(lambda t: "no_data" not in _status_lines(t), 15)
         yield rig
+
+
+def test_a_second_lab_takes_another_range_and_no_probe_of_a_lab_leaves_the_machine(
+    rig: Rig,
+) -> None:
+    with site_lab(1, agents=[None]) as other:
+        assert not other.network.overlaps(rig.lab.network)
+        for lab in (rig.lab, other):
+            assert ipaddress.ip_address(lab[0].address) in lab.network
+            # An address of the range that no site holds, as a site's whose link is gone: a
+            # probe sent there fails at once (the blackhole), never taking the default route.
+            with (
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe,
+                pytest.raises(OSError, match="Invalid argument"),
+            ):
+                probe.sendto(b"x", (str(lab.network.broadcast_address - 1), 161))
+    taken = sh("ip", "-4", "route", "show", "table", "all").stdout
+    assert str(other.network) not in taken  # its blackhole went with it; ours stays
+    assert f"blackhole {rig.lab.network} " in taken
 
 
 def test_link_down_is_down_after_damping_with_reason_then_up_without_flapping(rig: Rig) -> None:

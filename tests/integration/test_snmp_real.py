@@ -470,7 +470,13 @@ def test_side_by_side_walk_remembers_the_table_size(agent: Agent) -> None:
         [vb.oid for vb in rows] for rows in second.values()
     ]
     assert all(first.values())
-    assert second_requests == 1 <= first_requests
+    # snmpd serves this host's interfaces, as many as it has (labs add veths): one reply holds
+    # the remembered table, one row past its end, when it fits net-snmp's 100 values.
+    rows, width = max(len(r) for r in first.values()), len(first)
+    if (rows + 1) * width <= 100 and rows + 1 <= target.max_repetitions:
+        assert second_requests == 1 <= first_requests
+    else:
+        assert 1 <= second_requests <= first_requests
 
 
 def test_secrets_appear_in_no_log_metric_page_or_error(agent: Agent, tmp_path: Path) -> None:

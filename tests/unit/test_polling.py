@@ -1,4 +1,7 @@
-"""Scheduling, resolving and polling against a fake transport: continuous, spread, bounded."""
+"""Scheduling, resolving and polling against a fake transport: continuous, spread, bounded.
+
+Schedules run in virtual time (tests/virtual_time.py): a loaded machine cannot make a slot late.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from exporter.pollers.scheduler import Scheduler, phase
 from exporter.state.stats import Histogram
 from tests.conftest import device_yaml
 from tests.fakes import FakeTransport
+from tests.virtual_time import run_virtual
 
 FAST = "icmp: {interval: 300ms, count: 1, spacing: 10ms, timeout: 200ms}"
 
@@ -58,7 +62,7 @@ def test_each_device_is_polled_on_its_interval(tmp_path: Path) -> None:
         scheduler.set_devices(devices(tmp_path, ("a", "127.0.0.1"), ("b", "127.0.0.2")))
         await _run_for(scheduler, 1.55)
 
-    asyncio.run(scenario())
+    run_virtual(scenario())
     for times in polled.values():
         assert len(times) in (5, 6)
         gaps = [b - a for a, b in itertools.pairwise(times)]
@@ -80,11 +84,11 @@ def test_a_device_that_never_answers_delays_no_other(tmp_path: Path) -> None:
         scheduler.set_devices(devices(tmp_path, ("dead", "127.0.0.1"), ("live", "127.0.0.2")))
         await _run_for(scheduler, 1.25)
 
-    asyncio.run(scenario())
+    run_virtual(scenario())
     live = [t for host, t in transport.calls if host == "127.0.0.2"]
     dead = [t for host, t in transport.calls if host == "127.0.0.1"]
     assert len(live) >= 4 and len(dead) >= 4
-    assert lag.counts[0] == lag.count  # every poll started within 5 ms of its slot
+    assert lag.counts[0] == lag.count  # every poll started within 5 ms of its slot (virtual)
     assert skipped == []
 
 
@@ -112,7 +116,7 @@ def test_set_devices_adds_and_removes_while_running(tmp_path: Path) -> None:
         assert set(polled[cut:]) == {"new"}
         assert polled[cut:].count("new") >= 2
 
-    asyncio.run(scenario())
+    run_virtual(scenario())
 
 
 def test_polls_started_without_a_task_are_skipped_while_running_and_fall_back(
@@ -146,7 +150,7 @@ def test_polls_started_without_a_task_are_skipped_while_running_and_fall_back(
         await _run_for(scheduler, 0.65)
         assert began.count("slow") >= 2
 
-    asyncio.run(scenario())
+    run_virtual(scenario())
     assert set(tasked) == {"named"} and len(tasked) >= 3
 
 
@@ -174,7 +178,7 @@ def test_resolver_caches_refreshes_and_reports_failures() -> None:
             await resolver.resolve("rtr.example", AddressFamily.AUTO)
         assert calls == ["rtr.example", "rtr.example"]  # looked up again after expiry
 
-    asyncio.run(scenario())
+    asyncio.run(scenario())  # the cache runs on the monotonic clock; 0.25 s is at least 0.25 s
 
 
 def test_a_hanging_lookup_has_a_deadline_and_fails_only_its_device(tmp_path: Path) -> None:
@@ -198,4 +202,4 @@ def test_a_hanging_lookup_has_a_deadline_and_fails_only_its_device(tmp_path: Pat
         assert fine.ok
         assert loop.time() - started < 0.5
 
-    asyncio.run(scenario())
+    run_virtual(scenario())
