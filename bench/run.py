@@ -9,6 +9,8 @@ Workloads (see docs/benchmarks.md for the figures and how to read them):
               values) vs pysnmp, puresnmp, ezsnmp, snmp_exporter and net-snmp; 2,000 routers per
               cycle, the whole exporter process vs snmp_exporter (bench/snmp.py)
   exposition  a scrape of N sites with all their series vs prometheus_client on the same samples
+  hostile     scrape latency at 100,000 TPS, idle and while /status.json searches flood it or
+              1,000 idle sockets are held under a 1,024-file limit (bench/hostile.py)
 
 Targets are loopback addresses (every 127.x.y.z answers) and, for dead devices, a range routed
 into a network namespace that drops them. Needs root (raw sockets, namespaces). Every loop is
@@ -566,6 +568,10 @@ def _peers(only: set[str], sizes: list[int], quick: bool, work: Path) -> list[Ro
         for n in sizes if "exposition" in only else []:
             print(f"exposition {n} sites...", file=sys.stderr, flush=True)
             rows.extend(exposition(n))
+        if "hostile" in only:
+            from bench.hostile import run as hostile  # noqa: PLC0415 - it imports this module
+
+            rows.extend(hostile(work, quick))
     return rows
 
 
@@ -576,14 +582,14 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["icmp", "snmp", "exposition", "soak"],
+        choices=["icmp", "snmp", "exposition", "hostile", "soak"],
         action="append",
         help="run only these workloads (default: all but the soak)",
     )
     parser.add_argument("--soak-minutes", type=float, default=20.0,
                         help="how long the soak runs (default 20)")  # fmt: skip
     args = parser.parse_args()
-    only = set(args.only or ["icmp", "snmp", "exposition"])
+    only = set(args.only or ["icmp", "snmp", "exposition", "hostile"])
     if os.geteuid() != 0:
         print("the benchmark needs root (raw sockets and a network namespace)", file=sys.stderr)
         return 2
