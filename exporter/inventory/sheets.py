@@ -145,15 +145,40 @@ def _csv(path: Path) -> tuple[str, Iterator[tuple[int, list[str]]], int]:
     """Return the label, the (line number, cells) and the line count of a CSV file exported by
     Excel, LibreOffice or a script."""
     raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")  # Excel on Windows saves "CSV" this way
+    text = _decoded(path, raw)
     try:
         dialect: type[csv.Dialect] = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
-    return str(path), _csv_lines(path, text, dialect), raw.count(b"\n")
+    return str(path), _csv_lines(path, text, dialect), text.count("\n")
+
+
+# Excel's "Unicode Text" is UTF-16 with a mark; its plain "CSV" on Windows is Windows-1252.
+_MARKS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+_FOREIGN_SHARE = 0.2  # of the letters: Indonesian lists are all but ASCII, Shift-JIS is not
+
+
+def _decoded(path: Path, raw: bytes) -> str:
+    """Return a CSV file's text: UTF-8 or UTF-16 by their mark, UTF-8, or Windows-1252 when it
+    looks like it; any other encoding is refused by name rather than read as garbage."""
+    for mark, encoding in _MARKS:
+        if raw.startswith(mark):
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise SheetError(f"{path}: marked {encoding.upper()} but byte {exc.start:,} "
+                                 "is not; save it again as CSV UTF-8") from None  # fmt: skip
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+    text = raw.decode("cp1252", errors="replace")
+    letters = sum(1 for ch in text if ch.isalpha())
+    foreign = sum(1 for ch in text if ord(ch) > 0x7F)
+    if "\ufffd" in text or foreign > _FOREIGN_SHARE * max(letters, 1):
+        raise SheetError(f"{path}:{line}: neither UTF-8 nor Windows-1252 (Shift-JIS? GBK?); "
+                         "save it as CSV UTF-8")  # fmt: skip
+    return text
 
 
 def _csv_lines(

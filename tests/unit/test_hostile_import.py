@@ -211,3 +211,22 @@ def test_the_import_command_says_it_in_one_line_and_writes_nothing(
     err = capsys.readouterr().err
     assert err == f"import: {book} [TPS]: row 2 is there twice\n"
     assert not out.exists()
+
+
+def test_a_csv_in_shift_jis_is_refused_by_name_not_read_as_garbage(tmp_path: Path) -> None:
+    sheet = tmp_path / "tps.csv"
+    sheet.write_bytes("nomor tps;nama\n1;ok\n2;東京都千代田区の投票所\n".encode("shift_jis"))
+    with pytest.raises(SheetError, match=r"tps\.csv:3: neither UTF-8 nor Windows-1252"):
+        read_sheet(sheet, TPS_COLUMNS)  # before: read as mojibake, exit 0
+
+
+@pytest.mark.parametrize(("encoding", "mark"), [("utf-16-le", "\ufeff"), ("cp1252", ""),
+                                                ("utf-8", "\ufeff"), ("utf-8", "")])  # fmt: skip
+def test_what_excel_saves_is_read_whatever_its_encoding(
+    tmp_path: Path, encoding: str, mark: str
+) -> None:
+    sheet = tmp_path / "tps.csv"
+    text = mark + "nomor tps\tdesa\n1\tKampung Baru\n2\tTanjung Uma (café)\n"
+    sheet.write_bytes(text.encode(encoding))
+    rows = read_sheet(sheet, TPS_COLUMNS).rows
+    assert [r.get("village") for r in rows] == ["Kampung Baru", "Tanjung Uma (café)"]
