@@ -54,7 +54,7 @@ def test_a_dimension_that_claims_the_whole_grid_reads_just_the_cells(tmp_path: P
     assert numbers(book) == ["1", "2"]  # before: 17 billion empty cells, never finished
 
 
-@pytest.mark.parametrize("dimension", ["A1:A2", None])
+@pytest.mark.parametrize("dimension", ["A1:A2", "C5:D6", None])
 def test_a_dimension_too_small_or_missing_drops_no_row(tmp_path: Path, dimension: str) -> None:
     rows = HEADER + "".join(_row(n, (f"A{n}", str(n - 1))) for n in range(2, 8))
     book = workbook(tmp_path / "tps.xlsx", rows, dimension=dimension)
