@@ -61,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        # Not stop.set() in the handler: it runs in the main thread, which may be inside
+        # stop.wait() holding the event's lock (a Ctrl-C reaches the whole process group, so
+        # signals come in twos), and would wait for itself forever.
+        signal.signal(sig, lambda *_: threading.Thread(target=stop.set, daemon=True).start())
     work = Path(tempfile.mkdtemp(prefix="tps-demo-"))
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, work, ignore_errors=True)
@@ -301,7 +304,10 @@ def _run(stop: threading.Event, exporter: subprocess.Popen[bytes],
             stop.wait(0.5)
     finally:
         for fault in active:
-            fault.undo()
+            try:
+                fault.undo()
+            except (OSError, RuntimeError) as exc:  # the lab goes next, with every fault
+                _say(f"{fault.site}: {fault.kind} left as it is ({exc})")
 
 
 def _say(text: str) -> None:

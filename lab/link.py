@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import json
 import os
+import signal
 import socket
 import struct
 import sys
@@ -222,4 +223,7 @@ async def serve() -> None:
 
 
 if __name__ == "__main__":
+    # A Ctrl-C reaches the whole process group: the lab that started this stops it (by
+    # closing stdin) once it no longer needs it, not before.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     asyncio.run(serve())

@@ -333,7 +333,7 @@ def site_lab(
     recording's path for snmpsim, or None), and remove them all when the block ends."""
     if os.geteuid() != 0:
         raise PermissionError("the site lab needs root (network namespaces, nftables)")
-    tag = f"{os.getpid() % 1000:03d}{random.randrange(10)}"
+    tag = f"{os.getpid() % 1000:03d}{random.randrange(10)}"  # tests find a lab by its pid
     network = free_network(lab_prefix(count, devices_per_site))
     sites = _plan(count, devices_per_site, tag, network)
     work = Path(tempfile.mkdtemp(prefix="tps-lab-"))

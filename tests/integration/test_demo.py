@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import re
 import signal
@@ -48,6 +49,12 @@ def wait_line(lines: queue.Queue[str], pattern: str, seconds: float, seen: list[
     raise TimeoutError(f"no line like {pattern!r}; got:\n" + "\n".join(seen))
 
 
+def lab_namespaces(pid: int) -> list[str]:
+    """The network namespaces of the site lab a process runs (lab.sites names them by pid)."""
+    names = (line.split()[0] for line in sh("ip", "netns", "list").stdout.splitlines())
+    return [n for n in names if n.startswith(f"tpsl{pid % 1000:03d}")]
+
+
 def demo_status(port: int) -> dict[str, str]:
     """Each demo TPS's status, from the exporter's status page data."""
     view = json.loads(get(f"http://127.0.0.1:{port}/status.json?q=tps-demo")[1])
@@ -59,6 +66,7 @@ class Demo:
     """A running demo: its port, its output so far, and the lines still to read."""
 
     port: int
+    pid: int
     lines: queue.Queue[str]
     seen: list[str] = field(default_factory=list)
 
@@ -74,16 +82,20 @@ def demo(*args: str) -> Iterator[Demo]:
     process = subprocess.Popen(
         [sys.executable, "-m", "lab.demo", "--port", str(port), "--interval", "2", *args],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
     )  # fmt: skip
-    running = Demo(port, lines_of(process))
+    running = Demo(port, process.pid, lines_of(process))
     try:
         yield running
     finally:
-        process.send_signal(signal.SIGINT)
+        # As a terminal's Ctrl-C does: to the whole process group, every child included.
+        os.killpg(process.pid, signal.SIGINT)
         code = process.wait(timeout=60)
+        running.wait(r" demo stopped; everything it started is gone$", 10)
         assert process.stdout is not None
         process.stdout.close()
     assert code == 0, "\n".join(running.seen)
+    assert not [line for line in running.seen if "Traceback" in line], "\n".join(running.seen)
 
 
 @pytest.mark.timeout(420)
@@ -91,10 +103,11 @@ def test_demo_runs_the_chain_shows_a_fault_and_stops_on_ctrl_c() -> None:
     require_root()
     for binary in ("prometheus", "prometheus-alertmanager", "snmpd"):
         require_binary(binary)
-    namespaces = sh("ip", "netns", "list").stdout
     with demo("--sites", "3", "--minutes", "6", "--fault-every", "4", "--fault-length", "60") as d:
         port = d.port
         d.wait(r"demo ready$", 120)
+        # Its lab's namespaces are named after its pid (another lab may run beside it).
+        assert len(lab_namespaces(d.pid)) == 3
         d.wait(r"report +tps-exporter report --prometheus http://\S+ --province 21", 5)
         urls = dict(re.findall(r"^\S+ +(status page|metrics|alertmanager|prometheus) +(\S+)$",
                                "\n".join(d.seen), re.M))  # fmt: skip
@@ -139,7 +152,7 @@ def test_demo_runs_the_chain_shows_a_fault_and_stops_on_ctrl_c() -> None:
         while demo_status(port).get("tps-demo-01") not in ("up", "degraded"):
             assert time.monotonic() < deadline, demo_status(port)
             time.sleep(0.5)
-    assert sh("ip", "netns", "list").stdout == namespaces  # every namespace it made is gone
+    assert lab_namespaces(d.pid) == []  # every namespace it made is gone
     try:
         get(f"http://127.0.0.1:{port}/-/healthy")
         raise AssertionError("the exporter still answers after the demo stopped")
