@@ -77,6 +77,38 @@ PROVINCE_NAMES: dict[str, str] = {
 }
 
 
+# What people write for a province: the abbreviations of Indonesian government and press.
+PROVINCE_ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    "11": ("NAD", "Nanggroe Aceh Darussalam"), "12": ("Sumut",), "13": ("Sumbar",),
+    "16": ("Sumsel",), "19": ("Babel", "Bangka Belitung"), "21": ("Kepri",),
+    "31": ("DKI", "DKI Jakarta", "Jakarta"), "32": ("Jabar",), "33": ("Jateng",),
+    "34": ("DIY", "Yogyakarta", "Jogja"), "35": ("Jatim",), "52": ("NTB",), "53": ("NTT",),
+    "61": ("Kalbar",), "62": ("Kalteng",), "63": ("Kalsel",), "64": ("Kaltim",),
+    "65": ("Kaltara",), "71": ("Sulut",), "72": ("Sulteng",), "73": ("Sulsel",),
+    "74": ("Sultra",), "76": ("Sulbar",), "82": ("Malut",), "92": ("Pabar",),
+    "93": ("Papsel",), "94": ("Papteng",), "95": ("Pappeg",), "96": ("PBD",),
+}  # fmt: skip
+
+
+def _spelled(name: str) -> str:
+    """A name as compared: letters and digits only, lower case, without a leading 'provinsi'."""
+    text = "".join(ch for ch in name.casefold() if ch.isalnum())
+    return text.removeprefix("provinsi") or text
+
+
+def province_code(given: str, known: dict[str, str]) -> str | None:
+    """Return the code of the province `given` names among `known` (code to name): by code,
+    by name in any case and spacing, or by a common abbreviation (Kepri, KALSEL); else None."""
+    if given in known:
+        return given
+    wanted = _spelled(given)
+    for code, name in known.items():
+        spellings = (name, PROVINCE_NAMES.get(code, ""), *PROVINCE_ABBREVIATIONS.get(code, ()))
+        if wanted in {_spelled(s) for s in spellings if s}:
+            return code
+    return None
+
+
 def province_timezone(province_code: str) -> str | None:
     """Return the IANA time zone of a province, or None for an unknown code."""
     return _PROVINCE_ZONES.get(province_code)

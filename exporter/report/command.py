@@ -12,6 +12,7 @@ import tempfile
 import zoneinfo
 from pathlib import Path
 
+from exporter.inventory import areas
 from exporter.inventory.areas import normalize_timezone
 from exporter.report import formats
 from exporter.report.prometheus import Prometheus, PrometheusError, Querier
@@ -36,7 +37,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="basic-auth user, when Prometheus asks for one")  # fmt: skip
     report.add_argument("--prometheus.password-file", dest="prometheus_password_file", type=Path,
                         help="file holding that user's password")  # fmt: skip
-    report.add_argument("--province", help="a province's name or code (default: the nation)")
+    report.add_argument("--province", help="a province: its code, name or abbreviation, as 21, "
+                        "'kepulauan riau' or Kepri (default: the nation)")  # fmt: skip
     report.add_argument("--at", help="when: 2024-11-27T10:00 (in --timezone), RFC 3339, or "
                         "Unix seconds (default: now)")  # fmt: skip
     report.add_argument("--timezone", default="WIB",
@@ -107,15 +109,17 @@ def parse_time(text: str, zone: str) -> dt.datetime:
 
 
 def _province(querier: Querier, given: str | None, at: dt.datetime) -> str | None:
-    """Return the province label to select, from its name or its code."""
+    """Return the province label to select, from its code, its name in any case, or a common
+    abbreviation; an unknown one is named with the provinces Prometheus has."""
     if not given:
         return None
-    if not given.isdigit():
-        return given
     known = provinces(querier, at)
-    if given not in known:
-        raise LookupError(f"no province with code {given} in Prometheus at {at.isoformat()}")
-    return known[given]
+    code = areas.province_code(given, known)
+    if code is None:
+        there = ", ".join(f"{c} {n}" for c, n in sorted(known.items())) or "none"
+        raise LookupError(f"no province {given!r} in Prometheus at {at.isoformat()}; "
+                          f"it has: {there}")  # fmt: skip
+    return known[code]
 
 
 def _write(report: Report, form: str, zone: str, output: Path | None, limit: int) -> int:
