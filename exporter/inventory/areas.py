@@ -91,9 +91,12 @@ PROVINCE_ABBREVIATIONS: dict[str, tuple[str, ...]] = {
 
 
 def _spelled(name: str) -> str:
-    """A name as compared: letters and digits only, lower case, without a leading 'provinsi'."""
+    """A name as compared: letters and digits only, lower case, without 'Provinsi' or 'Prov.'."""
     text = "".join(ch for ch in name.casefold() if ch.isalnum())
-    return text.removeprefix("provinsi") or text
+    for title in ("provinsi", "prov"):  # no province's name starts with either
+        if text.startswith(title) and len(text) > len(title):
+            return text.removeprefix(title)
+    return text
 
 
 def province_code(given: str, known: dict[str, str]) -> str | None:

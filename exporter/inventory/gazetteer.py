@@ -131,6 +131,9 @@ class Gazetteer:
                             "give the kode wilayah")  # fmt: skip
         if key in siblings:
             return siblings[key], None
+        found = self._as_written(parent, level, given, key)
+        if found is not None:
+            return found, None
         if level == "regency":  # "Bintan" for "Kabupaten Bintan"; "Bekasi" is two regencies
             matches = [siblings[p + key] for p in _REGENCY_PREFIXES if p + key in siblings]
             if len(matches) == 1:
@@ -154,6 +157,24 @@ class Gazetteer:
             f"{LABELS[level]} {given!r} is not in the area data{where}: "
             f"using the closest, {best.name!r} ({best.code})"
         )
+
+    def _as_written(self, parent: str, level: str, given: str, key: str) -> str | None:
+        """Find a child as sheets write it: a province abbreviated (KEPRI, KALSEL), a district
+        or village after its title ("Kec. Gambut", "Ds. Kawal")."""
+        siblings = self.children.get(parent, {})
+        if level == "province":
+            provinces = {code: self.by_code[code].name for code in siblings.values() if code}
+            return areas.province_code(given, provinces)
+        for title in _TITLES.get(level, ()):
+            code = siblings.get(key.removeprefix(title + " "))
+            if key.startswith(title + " ") and code:
+                return code
+        return None
+
+
+# Titles sheets put before a name, as normalize() leaves them ("Kec." is "kec").
+_TITLES = {"district": ("kecamatan", "kec"),
+           "village": ("desa", "ds", "kelurahan", "kel", "kel desa", "desa kel")}  # fmt: skip
 
 
 def _same(level: str, given: str, official: str) -> bool:

@@ -288,3 +288,32 @@ def test_the_command_needs_the_area_data(
     assert "1 rows read; wrote 1 file(s)" in capsys.readouterr().out
     assert main(["import", str(sheet), "--areas", str(AREAS), "--out", str(out), "--dry-run"]) == 0
     assert "would write 1 TPS" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("KEPRI", "Bintan", "Kec. Gunung Kijang", "Ds. Kawal"),
+        ("kepulauan riau", "Kab. Bintan", "Kecamatan Gunung Kijang", "Desa Kawal"),
+        ("Prov. Kepulauan Riau", "BINTAN", "KEC GUNUNG KIJANG", "Kel/Desa Kawal"),
+    ],
+)
+def test_places_are_found_as_sheets_write_them(names: tuple[str, ...]) -> None:
+    from exporter.inventory.gazetteer import Gazetteer  # noqa: PLC0415
+
+    levels = ("province", "regency", "district", "village")
+    found = Gazetteer.read(AREAS).resolve(None, dict(zip(levels, names, strict=True)))
+    assert found.place.village.code == "21.01.04.1005" and found.warnings == ()
+
+
+def test_the_headers_of_a_diskominfo_sheet_are_understood(tmp_path: Path) -> None:
+    from exporter.inventory.sheets import TPS_COLUMNS, read_sheet  # noqa: PLC0415
+
+    header = ["NO", "KAB/KOTA", "KECAMATAN", "DESA/KEL", "NO TPS", "IP ROUTER", "PROVIDER",
+              "KETERANGAN"]  # fmt: skip
+    row = ["1", "Bintan", "Gunung Kijang", "Kawal", "1", "127.0.0.9", "Telkomsel", ""]
+    sheet = write_csv(tmp_path / "tps.csv", header, [row])
+    read = read_sheet(sheet, TPS_COLUMNS)
+    assert read.columns == {"regency", "district", "village", "tps_number", "device_address",
+                            "operator"}  # fmt: skip
+    assert read.ignored == ("NO", "KETERANGAN")
