@@ -53,9 +53,17 @@ _KIND_WORDS = (
     ("ptp", DeviceKind.RADIO), ("ptmp", DeviceKind.RADIO), ("ups", DeviceKind.UPS),
     ("router", DeviceKind.ROUTER), ("modem", DeviceKind.ROUTER), ("4g", DeviceKind.ROUTER),
     ("lte", DeviceKind.ROUTER), ("cpe", DeviceKind.ROUTER), ("mifi", DeviceKind.ROUTER),
+    # Sheets often name the vendor instead: routers and modems, or point-to-point radios.
+    ("mikrotik", DeviceKind.ROUTER), ("teltonika", DeviceKind.ROUTER),
+    ("huawei", DeviceKind.ROUTER), ("zte", DeviceKind.ROUTER), ("tp-link", DeviceKind.ROUTER),
+    ("tplink", DeviceKind.ROUTER), ("peplink", DeviceKind.ROUTER), ("orbit", DeviceKind.ROUTER),
+    ("ubiquiti", DeviceKind.RADIO), ("cambium", DeviceKind.RADIO),
     ("other", DeviceKind.OTHER), ("lain", DeviceKind.OTHER),
 )  # fmt: skip
 OTHER_DEVICES = "other-devices.yaml"
+# What a sheet writes in the address cell of a TPS with no device: a blank spot.
+_NO_DEVICE = frozenset({"-", "--", "\u2014", "\u2013", "tidak ada", "tdk ada", "belum ada",
+                        "nihil", "none", "n/a", "na"})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +177,8 @@ class Import:
     def _row_device(self, row: Row, where: str, place: Place) -> _Device | None:
         """Return the device a TPS row names (made from the row if new), or None: a blank spot."""
         device_id, address = row.get("device_id"), row.get("device_address")
+        if address.casefold() in _NO_DEVICE:
+            address = ""
         if address:
             address = _address(address)
         if device_id and device_id in self.devices:

@@ -317,3 +317,20 @@ def test_the_headers_of_a_diskominfo_sheet_are_understood(tmp_path: Path) -> Non
     assert read.columns == {"regency", "district", "village", "tps_number", "device_address",
                             "operator"}  # fmt: skip
     assert read.ignored == ("NO", "KETERANGAN")
+
+
+def test_vendors_are_kinds_and_a_dash_is_a_tps_without_a_device(tmp_path: Path) -> None:
+    header = ["kode_wilayah", "no_tps", "ip_perangkat", "jenis_perangkat"]
+    rows = [
+        ["2101041005", "1", "127.3.0.1", "MikroTik hAP ac"],
+        ["2101041005", "2", "127.3.0.2", "Ubiquiti LiteBeam"],
+        ["2101041005", "3", "-", ""],
+        ["2101041005", "4", "tidak ada", ""],
+    ]
+    sheet = write_csv(tmp_path / "tps.csv", header, rows)
+    assert run_import(sheet, None, AREAS, tmp_path / "targets") == 0
+    _config, inventory = load(None, [tmp_path / "targets"])
+    assert inventory.devices["rtr-21.01.04.1005"].kind.value == "router"
+    assert inventory.devices["radio-21.01.04.1005"].kind.value == "radio"
+    for n in (3, 4):  # blank spots: TPS without a device to poll
+        assert inventory.sites[f"tps-21.01.04.1005-00{n}"].devices == ()
