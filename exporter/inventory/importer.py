@@ -131,6 +131,8 @@ class Import:
 
     def add_tps(self, sheet: Sheet, gazetteer: Gazetteer, progress: Progress | None = None) -> None:
         """Take the TPS sheet: a site per row (rows of one TPS add devices to it)."""
+        self.warnings += [Problem(f"{sheet.label}:{n}", "a row of sums (JUMLAH, TOTAL): left out")
+                          for n in sheet.totals]  # fmt: skip
         for row in sheet.rows:
             self.rows += 1
             if progress is not None:

@@ -58,6 +58,10 @@ DEVICE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+# A row whose first cell says it sums the rows above (as `key()` leaves it): not a TPS.
+_TOTAL_WORDS = frozenset({"jumlah", "total", "jumlahtotal", "grandtotal", "subtotal"})
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     """One data row: its row number as the spreadsheet shows it, and its cells by column."""
@@ -78,6 +82,7 @@ class Sheet:
     rows: tuple[Row, ...]
     columns: frozenset[str]  # the canonical columns the header has
     ignored: tuple[str, ...]  # header cells that name no known column
+    totals: tuple[int, ...] = ()  # rows of sums (JUMLAH, TOTAL), left out
 
 
 def key(header: str) -> str:
@@ -112,18 +117,21 @@ def read_sheet(
         raise SheetError(f"{label}: no header row")
     names = _columns(label, header[1], columns)
     progress = Progress(f"reading {path.name}", total, stream) if stream else None
-    rows = []
+    rows, totals = [], []
     for number, cells in lines:
         if progress is not None:
             progress.step()
         if not any(cells):
             continue  # spreadsheets end in blank rows; they are no one's mistake
+        if key(next(c for c in cells if c)) in _TOTAL_WORDS:
+            totals.append(number)
+            continue
         values = {names[i]: c for i, c in enumerate(cells) if i in names and c}
         rows.append(Row(number, values))
     if progress is not None:
         progress.finish()
     ignored = tuple(h for i, h in enumerate(header[1]) if h and i not in names)
-    return Sheet(label, tuple(rows), frozenset(names.values()), ignored)
+    return Sheet(label, tuple(rows), frozenset(names.values()), ignored, tuple(totals))
 
 
 def _columns(

@@ -334,3 +334,14 @@ def test_vendors_are_kinds_and_a_dash_is_a_tps_without_a_device(tmp_path: Path) 
     assert inventory.devices["radio-21.01.04.1005"].kind.value == "radio"
     for n in (3, 4):  # blank spots: TPS without a device to poll
         assert inventory.sites[f"tps-21.01.04.1005-00{n}"].devices == ()
+
+
+def test_a_row_of_sums_is_left_out_with_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    header = ["NO", "KODE WILAYAH", "NO TPS"]
+    rows = [["1", "2101041005", "1"], ["2", "2101041005", "2"], ["JUMLAH", "", "2"]]
+    sheet = write_csv(tmp_path / "tps.csv", header, rows)
+    assert run_import(sheet, None, AREAS, tmp_path / "targets") == 0
+    assert len(load(None, [tmp_path / "targets"])[1].sites) == 2
+    assert f"{sheet}:4: a row of sums (JUMLAH, TOTAL): left out" in capsys.readouterr().err
