@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import itertools
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -108,11 +109,7 @@ def read_sheet(
     else:
         label, lines, total = _csv(path)
     lines = lines_within(lines, label)
-    header: tuple[int, list[str]] | None = None
-    for number, cells in lines:
-        if any(cells):
-            header = number, cells
-            break
+    header, lines = _header(lines, columns)
     if header is None:
         raise SheetError(f"{label}: no header row")
     names = _columns(label, header[1], columns)
@@ -132,6 +129,55 @@ def read_sheet(
         progress.finish()
     ignored = tuple(h for i, h in enumerate(header[1]) if h and i not in names)
     return Sheet(label, tuple(rows), frozenset(names.values()), ignored, tuple(totals))
+
+
+_HEADER_SEARCH = 30  # rows a header may sit below titles and blank rows
+Lines = Iterator[tuple[int, list[str]]]
+
+
+def _header(
+    lines: Lines, columns: Mapping[str, tuple[str, ...]]
+) -> tuple[tuple[int, list[str]] | None, Lines]:
+    """Find the header row and return it with the rows after it.
+
+    Sheets open with title rows ("DATA TPS KABUPATEN BINTAN", a date) and often a header of
+    two rows: groups (LOKASI, KOORDINAT) above the names (LAT, LON), with the columns that
+    have no group (NO, KAB/KOTA) merged down, so named in the first row only. The header is
+    the first row naming two known columns; the row under it joins it when it names more.
+    """
+    alias = {key(a) for name, aliases in columns.items() for a in (name, *aliases)}
+
+    def known(cells: list[str]) -> int:
+        return sum(1 for c in cells if c and key(c) in alias)
+
+    seen: list[tuple[int, list[str]]] = []  # non-empty rows passed over
+    for number, row in itertools.islice(lines, _HEADER_SEARCH):
+        if not any(row):
+            continue
+        if known(row) < 2:
+            seen.append((number, row))
+            continue
+        above = seen[-1][1] if seen and seen[-1][0] == number - 1 else []
+        header = _filled(row, above)  # a row of groups above, its other cells merged down
+        below = next(lines, None)
+        if below is None:
+            return (number, header), lines
+        joined = _filled(below[1], header)
+        if known(below[1]) >= 1 and known(joined) > known(header):
+            return (number, joined), lines
+        return (number, header), itertools.chain([below], lines)  # a data row: put back
+    # No row names two columns: the first one is the header (a sheet of one column, or one
+    # whose error must say which column it lacks), and the rows passed over are its data.
+    if not seen:
+        return None, lines
+    return seen[0], itertools.chain(seen[1:], lines)
+
+
+def _filled(cells: list[str], other: list[str]) -> list[str]:
+    """Return `cells` with each empty one taken from `other`, as wide as the wider."""
+    width = max(len(cells), len(other))
+    padded, behind = cells + [""] * (width - len(cells)), other + [""] * (width - len(other))
+    return [c or o for c, o in zip(padded, behind, strict=True)]
 
 
 def _columns(

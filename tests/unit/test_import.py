@@ -345,3 +345,29 @@ def test_a_row_of_sums_is_left_out_with_a_note(
     assert run_import(sheet, None, AREAS, tmp_path / "targets") == 0
     assert len(load(None, [tmp_path / "targets"])[1].sites) == 2
     assert f"{sheet}:4: a row of sums (JUMLAH, TOTAL): left out" in capsys.readouterr().err
+
+
+def test_titles_and_a_header_of_two_rows_are_read_as_a_diskominfo_sheet_has_them(
+    tmp_path: Path,
+) -> None:
+    from exporter.inventory.sheets import TPS_COLUMNS, read_sheet  # noqa: PLC0415
+
+    rows = [
+        ["DATA TPS DAN JARINGAN PILKADA 2024", "", "", "", "", "", "", "", ""],
+        ["KABUPATEN BINTAN", "", "", "", "", "", "", "", ""],
+        ["", "", "", "", "", "", "", "", ""],
+        ["NO", "KAB/KOTA", "LOKASI", "", "", "KOORDINAT", "", "PERANGKAT", ""],
+        ["", "", "KECAMATAN", "DESA/KEL", "NO TPS", "LAT", "LON", "IP ROUTER", "PROVIDER"],
+        ["1", "Bintan", "Gunung Kijang", "Kawal", "1", "0,81", "104,53", "127.0.0.9", "XL"],
+        ["JUMLAH", "", "", "", "1", "", "", "", ""],
+    ]
+    sheet = tmp_path / "tps.csv"
+    with sheet.open("w", newline="") as f:
+        csv.writer(f, delimiter=";").writerows(rows)
+    read = read_sheet(sheet, TPS_COLUMNS)
+    # KAB/KOTA is named in the groups' row only (merged down), LAT and LON in the second.
+    assert read.columns == {"regency", "district", "village", "tps_number", "latitude",
+                            "longitude", "device_address", "operator"}  # fmt: skip
+    assert [r.number for r in read.rows] == [6] and read.totals == (7,)
+    assert read.rows[0].get("village") == "Kawal" and read.rows[0].get("latitude") == "0,81"
+    assert read.ignored == ("NO",)
