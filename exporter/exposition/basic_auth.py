@@ -16,7 +16,6 @@ import asyncio
 import base64
 import binascii
 import hashlib
-import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -68,9 +67,9 @@ class BasicAuth:
             return _unauthorized()
         client = request.remote or ""
         if not self.attempts.allow(client):
-            wait = max(1, math.ceil(self.attempts.wait(client)))
+            wait = self.attempts.retry_after(client)
             return web.Response(status=429, text="too many wrong passwords; try again later\n",
-                                headers={"Retry-After": str(wait)})  # fmt: skip
+                                headers={"Retry-After": wait})  # fmt: skip
         if not await self.check(client, *credentials):
             return _unauthorized()
         return await handler(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,3 +37,7 @@ class RateLimit:
         """Return the seconds until the client has a token again."""
         tokens, _ = self.buckets.get(client, (self.burst, 0.0))
         return max(0.0, (1 - tokens) / self.rate)
+
+    def retry_after(self, client: str) -> str:
+        """Return a Retry-After header's value for a refused client: whole seconds, at least 1."""
+        return str(max(1, math.ceil(self.wait(client))))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import time
 import zlib
 from collections.abc import Callable
@@ -190,9 +189,8 @@ async def _status(request: web.Request) -> web.Response:
     limit = request.app[STATUS_LIMIT]
     client = request.remote or ""
     if not limit.allow(client):
-        wait = max(1, math.ceil(limit.wait(client)))
         return web.Response(status=429, text="too many requests from this address; try again\n",
-                            headers={"Retry-After": str(wait)})  # fmt: skip
+                            headers={"Retry-After": limit.retry_after(client)})  # fmt: skip
     exporter = request.app[EXPORTER_KEY]
     answers = request.app[STATUS_ANSWERS]
     # A reload makes a new store: its id keeps views of the old inventory from being reused.

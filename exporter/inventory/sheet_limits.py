@@ -182,6 +182,8 @@ class CellBudget:
                              f"{row:,}; split the sheet by regency")  # fmt: skip
 
 
+# openpyxl.utils has these two, but importing it loads all of openpyxl (~70 ms), and this
+# module is imported with the command line, so the exporter would pay for it at every start.
 def column_index(letters: str) -> int:
     """Return a column's number from its letters: A is 1, XFD is 16,384."""
     number = 0

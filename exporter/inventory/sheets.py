@@ -145,7 +145,7 @@ def _header(
     have no group (NO, KAB/KOTA) merged down, so named in the first row only. The header is
     the first row naming two known columns; the row under it joins it when it names more.
     """
-    alias = {key(a) for name, aliases in columns.items() for a in (name, *aliases)}
+    alias = _aliases(columns)
 
     def known(cells: list[str]) -> int:
         return sum(1 for c in cells if c and key(c) in alias)
@@ -180,11 +180,16 @@ def _filled(cells: list[str], other: list[str]) -> list[str]:
     return [c or o for c, o in zip(padded, behind, strict=True)]
 
 
+def _aliases(columns: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """Return each name a column goes by, as `key()` compares it, to its canonical name."""
+    return {key(a): name for name, aliases in columns.items() for a in (name, *aliases)}
+
+
 def _columns(
     label: str, header: list[str], columns: Mapping[str, tuple[str, ...]]
 ) -> dict[int, str]:
     """Map header positions to canonical columns; raise SheetError for a column given twice."""
-    alias = {key(a): name for name, aliases in columns.items() for a in (name, *aliases)}
+    alias = _aliases(columns)
     names: dict[int, str] = {}
     seen: dict[str, str] = {}
     for i, cell in enumerate(header):

@@ -7,7 +7,6 @@ real, so what is shown is the rule (every failure takes the slowest check), not 
 from __future__ import annotations
 
 import asyncio
-import base64
 import threading
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from exporter.exposition.web import make_app
 from exporter.exposition.webconfig import load_web_config
 from tests.fakes import FakeTransport
 from tests.unit.test_web import make_exporter
+from tests.unit.test_webconfig import basic
 
 CHEAP = bcrypt.hashpw(b"alice-pass", bcrypt.gensalt(4))
 DEAR = bcrypt.hashpw(b"bob-pass", bcrypt.gensalt(6))
@@ -87,7 +87,7 @@ def test_a_password_longer_than_bcrypt_reads_is_wrong_not_a_server_error(tmp_pat
     async def scenario() -> list[int]:
         async with TestClient(TestServer(app)) as client:
             return [
-                (await client.get("/-/healthy", headers=_basic("noc", password))).status
+                (await client.get("/-/healthy", headers=basic("noc", password))).status
                 for password in ("p" * 73, "p" * 72 + "q", "p" * 1000, "p" * 72)
             ]
 
@@ -125,16 +125,14 @@ def test_wrong_guesses_back_off_but_a_proven_scraper_is_never_refused(tmp_path: 
 
     async def scenario() -> list[int]:
         async with TestClient(TestServer(app)) as client:
-            statuses = [
-                (await client.get("/metrics", headers=_basic("alice", "alice-pass"))).status
-            ]
+            statuses = [(await client.get("/metrics", headers=basic("alice", "alice-pass"))).status]
             for _ in range(FAILURE_BURST + 2):
-                response = await client.get("/metrics", headers=_basic("alice", "guess"))
+                response = await client.get("/metrics", headers=basic("alice", "guess"))
                 statuses.append(response.status)
-            refused = await client.get("/metrics", headers=_basic("alice", "guess"))
+            refused = await client.get("/metrics", headers=basic("alice", "guess"))
             assert refused.headers["Retry-After"] == "1"
             statuses.append(
-                (await client.get("/metrics", headers=_basic("alice", "alice-pass"))).status
+                (await client.get("/metrics", headers=basic("alice", "alice-pass"))).status
             )
             return statuses
 
@@ -142,7 +140,3 @@ def test_wrong_guesses_back_off_but_a_proven_scraper_is_never_refused(tmp_path: 
     # The right password's first check took one of the burst; then nine guesses, then 429s;
     # the scraper, proven once, is answered from memory and never waits for the back-off.
     assert statuses == [200] + [401] * (FAILURE_BURST - 1) + [429] * 3 + [200]
-
-
-def _basic(user: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
