@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-snmp-exporter fping iproute2 nftables procps util-linux snmpd snmp docker-compose chromium curl
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-snmp-exporter fping iproute2 nftables procps util-linux snmpd snmp docker-compose chromium poppler-utils curl
 CONFIG ?= tps-exporter.yml
 LISTEN ?= :9811
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import logging
 import os
 import signal
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from exporter import __version__, logs
+from exporter import __version__, i18n, logs
 from exporter.exposition.connections import (
     KEEPALIVE_TIMEOUT,
     CappedSite,
@@ -22,6 +23,7 @@ from exporter.exposition.connections import (
 )
 from exporter.exposition.web import make_app
 from exporter.exposition.webconfig import WebConfig, load_web_config, server_context
+from exporter.i18n import N_, _, n_
 from exporter.inventory.importer import run_import
 from exporter.inventory.model import Config, Inventory
 from exporter.inventory.nodes import ConfigLoadError
@@ -36,6 +38,24 @@ from exporter.runtime import Exporter, Source
 
 log = logging.getLogger("tps_exporter")
 
+# argparse's own words ("usage:", "options", its errors) are looked up through its module's `_`
+# each time they are shown; pointing that at our catalogue gives them in the person's language.
+ARGPARSE_TEXTS = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("unrecognized arguments: %s"),
+    N_("the following arguments are required: %s"),
+    N_("expected one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("%(prog)s: error: %(message)s\n"),
+)
+argparse._ = _  # type: ignore[attr-defined]
+
 DEFAULT_CONFIG = Path("tps-exporter.yml")
 DEFAULT_LISTEN = ":9811"
 EXIT_CONFIG, EXIT_PERMISSION, EXIT_USAGE = 1, 2, 64
@@ -43,7 +63,9 @@ EXIT_CONFIG, EXIT_PERMISSION, EXIT_USAGE = 1, 2, 64
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the chosen command."""
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    i18n.set_language(i18n.from_argv(given))
+    args = build_parser().parse_args(given)
     logs.setup(args.log_level, args.log_format)
     source = _source(args)
     if args.command == "check":
@@ -71,7 +93,7 @@ def _common(parser: argparse.ArgumentParser, default: object) -> None:
         dest="config_file",
         type=Path,
         default=d(None),
-        help="exporter configuration (default: tps-exporter.yml if present)",
+        help=_("exporter configuration (default: tps-exporter.yml if present)"),
     )
     parser.add_argument(
         "--targets",
@@ -79,40 +101,54 @@ def _common(parser: argparse.ArgumentParser, default: object) -> None:
         type=Path,
         action="append",
         default=d([]),
-        help="inventory file or directory; repeatable; overrides the config's",
+        help=_("inventory file or directory; repeatable; overrides the config's"),
     )
-    parser.add_argument(
-        "--log.level", dest="log_level", choices=list(logs.LEVELS), default=d("info")
-    )
-    parser.add_argument(
-        "--log.format", dest="log_format", choices=["logfmt", "json"], default=d("logfmt")
-    )
+    parser.add_argument("--log.level", dest="log_level", choices=list(logs.LEVELS),
+                        default=d("info"), help=_("how much to log (default info)"))  # fmt: skip
+    parser.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"],
+                        default=d("logfmt"), help=_("log lines as logfmt or JSON"))  # fmt: skip
+    parser.add_argument("--lang", dest="lang", choices=i18n.LANGUAGES, default=d(i18n.DEFAULT),
+                        help=_("language: id (default) or en; or set $TPS_LANG"))  # fmt: skip
     parser.add_argument("--shard", dest="shard", type=_shard, default=d((1, 1)), metavar="I/N",
-                        help="poll only shard I of N (by site id), e.g. 2/4")  # fmt: skip
+                        help=_("poll only shard I of N (by site id), e.g. 2/4"))  # fmt: skip
     parser.add_argument("--icmp.socket", dest="icmp_socket", choices=["auto", "dgram", "raw"],
                         default=d("auto"),
-                        help="auto: unprivileged datagram socket, else raw")  # fmt: skip
+                        help=_("auto: unprivileged datagram socket, else raw"))  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the command line: a run, and the check, probe, import and report commands."""
     parser = argparse.ArgumentParser(
         prog="tps-exporter",
-        description="Poll the devices that connect polling stations (TPS) and export their "
-        "state to Prometheus.",
+        description=_(
+            "Poll the devices that connect polling stations (TPS) and export their "
+            "state to Prometheus. Without a command it runs the exporter."
+        ),
     )
-    parser.add_argument("--version", action="version", version=f"tps-exporter {__version__}")
+    parser.add_argument("--version", action="version", version=f"tps-exporter {__version__}",
+                        help=_("print the version and exit"))  # fmt: skip
     parser.add_argument("--web.listen-address", dest="web_listen_address", default=DEFAULT_LISTEN,
-                        help=f"where to serve /metrics (default {DEFAULT_LISTEN})")  # fmt: skip
+                        help=_("where to serve /metrics and the status page (default {listen})")
+                        .format(listen=DEFAULT_LISTEN))  # fmt: skip
     parser.add_argument("--web.config.file", dest="web_config_file", type=Path, default=None,
-                        help="TLS and basic auth (Prometheus exporter-toolkit format)")  # fmt: skip
+                        help=_("TLS and basic auth (exporter-toolkit format)"))  # fmt: skip
     _common(parser, None)
     parser.set_defaults(command="run")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    check = commands.add_parser("check", help="validate the configuration and inventory")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title=_("commands"))
+    check = commands.add_parser("check", help=_("validate the configuration and inventory"),
+                                description=_("Read the configuration and every inventory file "
+                                              "and list every error with its file, line and key; "
+                                              "change nothing."))  # fmt: skip
     _common(check, argparse.SUPPRESS)
-    probe = commands.add_parser("probe", help="poll one device now and print what came back")
-    probe.add_argument("device_id", metavar="DEVICE_ID")
+    probe = commands.add_parser(
+        "probe",
+        help=_("poll one device now and print what came back"),
+        description=_(
+            "Ping and poll one device of the inventory once, as the exporter would; "
+            "print each answer."
+        ),
+    )
+    probe.add_argument("device_id", metavar="DEVICE_ID", help=_("the device's id in the inventory"))
     _common(probe, argparse.SUPPRESS)
     _import_parser(commands)
     report_command.add_parser(commands)
@@ -122,30 +158,37 @@ def build_parser() -> argparse.ArgumentParser:
 def _import_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sheet = commands.add_parser(
         "import",
-        help="turn sheets (CSV, .xlsx) of TPS and devices into inventory files",
-        description="Read a sheet of TPS (one row per TPS, or per TPS and device) and, "
-        "optionally, a sheet of devices; check every place against the area data; write one "
-        "inventory file per regency under --out, only if all of it loads.",
+        help=_("turn sheets (CSV, .xlsx) of TPS and devices into inventory files"),
+        description=_(
+            "Read a sheet of TPS (one row per TPS, or per TPS and device) and, "
+            "optionally, a sheet of devices; check every place against the area data; "
+            "write one inventory file per regency under --out, only if all of it "
+            "loads."
+        ),
     )
-    sheet.add_argument("tps_sheet", type=Path, metavar="TPS_SHEET", help=".csv or .xlsx")
-    sheet.add_argument("--sheet", help="the workbook sheet of TPS (default: the active one)")
-    sheet.add_argument("--devices", type=Path, metavar="SHEET", help="a sheet of devices")
-    sheet.add_argument("--devices-sheet", help="the workbook sheet of devices")
+    sheet.add_argument(
+        "tps_sheet", type=Path, metavar="TPS_SHEET", help=_("the sheet of TPS: .csv or .xlsx")
+    )
+    sheet.add_argument("--sheet", help=_("the workbook sheet of TPS (default: the active one)"))
+    sheet.add_argument("--devices", type=Path, metavar="SHEET", help=_("a sheet of devices"))
+    sheet.add_argument("--devices-sheet", help=_("the workbook sheet of devices"))
     sheet.add_argument("--areas", type=Path, default=os.environ.get("TPS_AREAS"),
-                       help="idn-area data directory (default: $TPS_AREAS)")  # fmt: skip
+                       help=_("idn-area data directory (default: $TPS_AREAS)"))  # fmt: skip
     sheet.add_argument("--out", type=Path, default=Path("targets"),
-                       help="targets directory to write into (default: targets)")  # fmt: skip
+                       help=_("targets directory to write into (default: targets)"))  # fmt: skip
     sheet.add_argument("--skip-invalid", action="store_true",
-                       help="write the usable rows even if some are not")  # fmt: skip
-    sheet.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
+                       help=_("write the usable rows even if some are not"))  # fmt: skip
+    sheet.add_argument("--dry-run", action="store_true", help=_("check and report; write nothing"))
     sheet.add_argument("--progress", choices=["auto", "always", "never"], default="auto",
-                       help="progress bar on stderr (auto: when it is a terminal)")  # fmt: skip
+                       help=_("progress bar on stderr (auto: when it is a terminal)"))  # fmt: skip
 
 
 def _shard(text: str) -> tuple[int, int]:
     index, sep, count = text.partition("/")
     if not (sep and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
-        raise argparse.ArgumentTypeError(f"expected I/N with 1 <= I <= N, like 2/4, not {text!r}")
+        raise argparse.ArgumentTypeError(
+            _("expected I/N with 1 <= I <= N, like 2/4, not {text!r}").format(text=text)
+        )
     return int(index), int(count)
 
 
@@ -160,7 +203,9 @@ def _load_or_report(source: Source, isolated: bool = False) -> tuple[Config, Inv
     try:
         return source.load_isolated() if isolated else source.load()
     except ConfigLoadError as exc:
-        print(f"{len(exc.errors)} error(s) in the configuration or inventory:", file=sys.stderr)
+        print(n_("{count} error in the configuration or inventory:",
+                 "{count} errors in the configuration or inventory:", len(exc.errors))
+              .format(count=i18n.number(len(exc.errors))), file=sys.stderr)  # fmt: skip
         for error in exc.errors:
             print(f"  {error}", file=sys.stderr)
         return None
@@ -172,7 +217,9 @@ def _web_config_or_report(path: Path | None) -> WebConfig | None:
     try:
         return load_web_config(path)
     except ConfigLoadError as exc:
-        print(f"{len(exc.errors)} error(s) in the web configuration:", file=sys.stderr)
+        print(n_("{count} error in the web configuration:",
+                 "{count} errors in the web configuration:", len(exc.errors))
+              .format(count=i18n.number(len(exc.errors))), file=sys.stderr)  # fmt: skip
         for error in exc.errors:
             print(f"  {error}", file=sys.stderr)
         return None
@@ -180,7 +227,8 @@ def _web_config_or_report(path: Path | None) -> WebConfig | None:
 
 def _import(args: argparse.Namespace) -> int:
     if args.areas is None:
-        print("import: give --areas DIR (the idn-area data) or set TPS_AREAS", file=sys.stderr)
+        print("import: " + _("give --areas DIR (the idn-area data) or set TPS_AREAS"),
+              file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     return run_import(
@@ -196,16 +244,22 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _check(source: Source) -> int:
+    if source.config_file is None and not source.targets:
+        print(_("no configuration found: there is no tps-exporter.yml here; give "
+                "--config.file FILE or --targets DIR (a file or folder of inventory YAML)"),
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     loaded = _load_or_report(source)
     if loaded is None:
         return EXIT_CONFIG
     _config, inventory = loaded
     blank = sum(1 for s in inventory.sites.values() if s.is_blank_spot)
-    shard = "" if source.shard == (1, 1) else f" in shard {source.shard[0]}/{source.shard[1]}"
-    print(
-        f"OK: {len(inventory.sites)} TPS ({blank} blank spots) and {len(inventory.devices)} "
-        f"devices in {len(inventory.files)} file(s){shard}"
-    )
+    shard = "" if source.shard == (1, 1) else " " + _("in shard {index}/{count}").format(
+        index=source.shard[0], count=source.shard[1])  # fmt: skip
+    print(_("OK: {sites} TPS ({blank} blank spots) and {devices} devices in {files} files{shard}")
+          .format(sites=i18n.number(len(inventory.sites)), blank=i18n.number(blank),
+                  devices=i18n.number(len(inventory.devices)),
+                  files=i18n.number(len(inventory.files)), shard=shard))  # fmt: skip
     return 0
 
 
@@ -216,7 +270,11 @@ async def _probe(source: Source, device_id: str, mode: SocketMode) -> int:
     config, inventory = loaded
     device = inventory.devices.get(device_id)
     if device is None:
-        print(f"no device {device_id!r} in the inventory", file=sys.stderr)
+        close = difflib.get_close_matches(device_id, list(inventory.devices), n=3, cutoff=0.6)
+        hint = (" " + _("(did you mean {ids}?)").format(ids=", ".join(map(repr, close)))
+                if close else "")  # fmt: skip
+        print(_("no device {id!r} in the inventory").format(id=device_id) + hint,
+              file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     transport = _open_transport(mode)
     if transport is None:
@@ -248,7 +306,8 @@ def parse_listen_address(text: str) -> tuple[str | None, int]:
     """Split `host:port`, `[v6]:port` or `:port` (all interfaces)."""
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"invalid --web.listen-address {text!r}; expected host:port or :port")
+        raise ValueError(_("invalid --web.listen-address {text!r}; expected host:port or :port")
+                         .format(text=text))  # fmt: skip
     host = host.strip("[]")
     return (host or None), int(port)
 
@@ -277,7 +336,8 @@ async def _serve(source: Source, listen: str, mode: SocketMode, web_config: WebC
     try:
         await CappedSite(runner, host, port, ssl_context=tls, cap=cap).start()
     except OSError as exc:
-        print(f"cannot listen on {listen}: {exc.strerror or exc}", file=sys.stderr)
+        print(_("cannot listen on {address}: {error}").format(address=listen,
+              error=exc.strerror or exc), file=sys.stderr)  # fmt: skip
         await runner.cleanup()
         transport.close()
         return EXIT_USAGE

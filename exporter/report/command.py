@@ -12,6 +12,7 @@ import tempfile
 import zoneinfo
 from pathlib import Path
 
+from exporter.i18n import _
 from exporter.inventory import areas
 from exporter.inventory.areas import normalize_timezone
 from exporter.report import formats
@@ -26,40 +27,59 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the `report` command's arguments."""
     report = commands.add_parser(
         "report",
-        help="TPS readiness by regency and district, from Prometheus",
-        description="Count TPS up, degraded, down, blank spot and without data per regency and "
-        "district, and list the TPS not ready, from a Prometheus that has the tps-exporter rules.",
+        help=_("TPS readiness by regency and district, from Prometheus"),
+        description=_(
+            "Count TPS up, degraded, down, blank spot and without data per regency and "
+            "district, and list the outages and blank spots, from a Prometheus that has "
+            "the tps-exporter rules."
+        ),
     )
     report.add_argument("--prometheus", default=os.environ.get("PROMETHEUS_URL",
-                        "http://localhost:9090"), help="Prometheus URL (default: $PROMETHEUS_URL "
-                        "or http://localhost:9090)")  # fmt: skip
+                        "http://localhost:9090"), help=_("Prometheus URL (default: $PROMETHEUS_URL "
+                        "or http://localhost:9090)"))  # fmt: skip
     report.add_argument("--prometheus.user", dest="prometheus_user",
-                        help="basic-auth user, when Prometheus asks for one")  # fmt: skip
+                        help=_("basic-auth user, when Prometheus asks for one"))  # fmt: skip
     report.add_argument("--prometheus.password-file", dest="prometheus_password_file", type=Path,
-                        help="file holding that user's password")  # fmt: skip
-    report.add_argument("--province", help="a province: its code, name or abbreviation, as 21, "
-                        "'kepulauan riau' or Kepri (default: the nation)")  # fmt: skip
-    report.add_argument("--at", help="when: 2024-11-27T10:00 (in --timezone), RFC 3339, or "
-                        "Unix seconds (default: now)")  # fmt: skip
-    report.add_argument("--timezone", default="WIB",
-                        help="zone of --at and of times shown: WIB, WITA, WIT or IANA")  # fmt: skip
-    report.add_argument("--format", choices=FORMATS, default="table")
-    report.add_argument("--output", type=Path, help="write here instead of stdout (pdf needs it)")
-    report.add_argument("--limit", type=int, default=100,
-                        help="TPS not ready listed in the table format (default 100)")  # fmt: skip
+                        help=_("file holding that user's password"))  # fmt: skip
+    report.add_argument("--province", help=_("a province: its code, name or abbreviation, as 21, "
+                        "'kepulauan riau' or Kepri (default: the nation)"))  # fmt: skip
+    report.add_argument("--at", help=_("when: 2024-11-27T10:00 (in --timezone), RFC 3339, or "
+                        "Unix seconds (default: now)"))  # fmt: skip
+    report.add_argument(
+        "--timezone",
+        default="WIB",
+        help=_("zone of --at and of times shown: WIB, WITA, WIT or IANA"),
+    )
+    report.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help=_(
+            "table (terminal), csv (areas), csv-tps (TPS not ready), html or pdf (A4, to print)"
+        ),
+    )
+    report.add_argument(
+        "--output", type=Path, help=_("write here instead of stdout (pdf needs it)")
+    )
+    report.add_argument(
+        "--limit",
+        type=int,
+        default=100,
+        help=_("outages and villages listed by the table format (100)"),
+    )
 
 
 def run(args: argparse.Namespace, querier: Querier | None = None) -> int:
     """Build the report and write it; return the exit status."""
     zone = normalize_timezone(args.timezone)
     if zone is None:
-        return _usage(f"unknown time zone {args.timezone!r}")
+        return _usage(_("unknown time zone {zone!r}").format(zone=args.timezone))
     try:
         at = parse_time(args.at, zone) if args.at else dt.datetime.now(dt.UTC)
     except ValueError as exc:
         return _usage(str(exc))
     if args.format == "pdf" and args.output is None:
-        return _usage("--format pdf needs --output FILE")
+        return _usage(_("--format pdf needs --output FILE"))
     try:
         auth = _auth(args.prometheus_user, args.prometheus_password_file)
     except ValueError as exc:
@@ -72,9 +92,10 @@ def run(args: argparse.Namespace, querier: Querier | None = None) -> int:
         print(f"report: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if not report.counts.total:
-        where = f"province {province!r}" if province else "any province"
-        print(f"report: Prometheus has no TPS for {where} at {at.isoformat()} (are the "
-              "tps-exporter rules loaded and the exporters scraped?)", file=sys.stderr)  # fmt: skip
+        where = _("province {name!r}").format(name=province) if province else _("any province")
+        print("report: " + _("Prometheus has no TPS for {where} at {at} (are the tps-exporter "
+                             "rules loaded and the exporters scraped?)")
+              .format(where=where, at=at.isoformat()), file=sys.stderr)  # fmt: skip
         return EXIT_FAILED
     return _write(report, args.format, zone, args.output, args.limit)
 
@@ -84,14 +105,14 @@ def _auth(user: str | None, password_file: Path | None) -> tuple[str, str] | Non
     if user is None and password_file is None:
         return None
     if user is None or password_file is None:
-        raise ValueError("--prometheus.user and --prometheus.password-file go together")
+        raise ValueError(_("--prometheus.user and --prometheus.password-file go together"))
     try:
         # Like Prometheus's own password_file: the file's text, without the trailing newline.
         password = password_file.read_text(encoding="utf-8").rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"--prometheus.password-file {password_file}: {exc}") from None
     if not password:
-        raise ValueError(f"--prometheus.password-file {password_file} is empty")
+        raise ValueError(_("--prometheus.password-file {file} is empty").format(file=password_file))
     return user, password
 
 
@@ -104,7 +125,8 @@ def parse_time(text: str, zone: str) -> dt.datetime:
     try:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"--at {text!r}: not like 2024-11-27T10:00, nor Unix seconds") from None
+        raise ValueError(_("--at {text!r}: not like 2024-11-27T10:00, nor Unix seconds")
+                         .format(text=text)) from None  # fmt: skip
     return when if when.tzinfo else when.replace(tzinfo=zoneinfo.ZoneInfo(zone))
 
 
@@ -116,16 +138,16 @@ def _province(querier: Querier, given: str | None, at: dt.datetime) -> str | Non
     known = provinces(querier, at)
     code = areas.province_code(given, known)
     if code is None:
-        there = ", ".join(f"{c} {n}" for c, n in sorted(known.items())) or "none"
-        raise LookupError(f"no province {given!r} in Prometheus at {at.isoformat()}; "
-                          f"it has: {there}")  # fmt: skip
+        there = ", ".join(f"{c} {n}" for c, n in sorted(known.items())) or _("none")
+        raise LookupError(_("no province {given!r} in Prometheus at {at}; it has: {there}")
+                          .format(given=given, at=at.isoformat(), there=there))  # fmt: skip
     return known[code]
 
 
 def _write(report: Report, form: str, zone: str, output: Path | None, limit: int) -> int:
     if form == "pdf":
         assert output is not None
-        return _pdf(formats.document(report, zone), output)
+        return print_pdf(formats.document(report, zone), output)
     text = {
         "table": lambda: formats.table(report, zone, limit),
         "csv": lambda: formats.areas_csv(report),
@@ -139,12 +161,13 @@ def _write(report: Report, form: str, zone: str, output: Path | None, limit: int
     return 0
 
 
-def _pdf(document: str, output: Path) -> int:
+def print_pdf(document: str, output: Path) -> int:
     """Print the HTML document to PDF with headless Chromium, as a browser would print it."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        print("report: --format pdf needs Chromium (Debian package chromium); "
-              "--format html gives the same document to print", file=sys.stderr)  # fmt: skip
+        print("report: " + _("--format pdf needs Chromium (Debian package chromium); "
+                             "--format html gives the same document to print"),
+              file=sys.stderr)  # fmt: skip
         return EXIT_FAILED
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp, "report.html")
@@ -156,7 +179,9 @@ def _pdf(document: str, output: Path) -> int:
         done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         if done.returncode != 0 or not pdf.is_file():
             print(
-                f"report: Chromium could not print the PDF: {done.stderr[-500:]}", file=sys.stderr
+                "report: "
+                + _("Chromium could not print the PDF: {error}").format(error=done.stderr[-500:]),
+                file=sys.stderr,
             )
             return EXIT_FAILED
         _replace(output, pdf.read_bytes())

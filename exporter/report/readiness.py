@@ -17,6 +17,8 @@ from exporter.report.prometheus import Querier, Sample
 
 SITE_STATUS_RULE = "site:tps_site_status:info"
 SINCE = "tps_site_status_since_timestamp_seconds"
+DEVICE_INFO = "tps_device_info"
+ELECTION_PHASE = "tps_election_phase"
 STATUSES = ("up", "degraded", "down", "blank_spot", "no_data")
 
 
@@ -56,6 +58,8 @@ class NotReady:
     reason: str
     device: str
     since: float | None
+    device_name: str = ""
+    operator: str = ""
 
 
 @dataclass
@@ -77,6 +81,7 @@ class Report:
     counts: Counts = field(default_factory=Counts)
     regencies: dict[tuple[str, str], Regency] = field(default_factory=dict)
     not_ready: list[NotReady] = field(default_factory=list)
+    election: str = ""  # the election whose window `at` is in, from tps_election_phase
 
 
 def build(querier: Querier, at: dt.datetime, province: str | None = None) -> Report:
@@ -92,11 +97,20 @@ def build(querier: Querier, at: dt.datetime, province: str | None = None) -> Rep
     not_up = SITE_STATUS_RULE + "{" + ",".join(filter(None, [selector, 'status!="up"'])) + "}"
     since = {s.labels.get("site", ""): s.value
              for s in querier.query(f"{SINCE} and on (site) {not_up}", when)}  # fmt: skip
+    devices = {s.labels.get("device", ""): s.labels
+               for s in querier.query(f"{DEVICE_INFO} and on (device) {not_up}", when)}  # fmt: skip
     report.not_ready = sorted(
-        (_not_ready(s.labels, since) for s in querier.query(not_up, when)),
+        (_not_ready(s.labels, since, devices) for s in querier.query(not_up, when)),
         key=lambda t: (t.regency, t.district, t.village, t.site),
     )
+    report.election = _election(querier, when)
     return report
+
+
+def _election(querier: Querier, when: float) -> str:
+    """Return the name of the election whose window `when` is in, or ""."""
+    names = {s.labels.get("election", "") for s in querier.query(ELECTION_PHASE, when)}
+    return min(filter(None, names), default="")
 
 
 def provinces(querier: Querier, at: dt.datetime) -> dict[str, str]:
@@ -115,8 +129,11 @@ def _count(report: Report, sample: Sample) -> None:
     report.counts.add(status, count)
 
 
-def _not_ready(labels: dict[str, str], since: dict[str, float]) -> NotReady:
-    site = labels.get("site", "")
+def _not_ready(
+    labels: dict[str, str], since: dict[str, float], devices: dict[str, dict[str, str]]
+) -> NotReady:
+    site, device = labels.get("site", ""), labels.get("device", "")
+    info = devices.get(device, {}) if device else {}
     return NotReady(
         site=site,
         name=labels.get("name", ""),
@@ -126,11 +143,63 @@ def _not_ready(labels: dict[str, str], since: dict[str, float]) -> NotReady:
         village=labels.get("village", ""),
         status=labels.get("status", ""),
         reason=labels.get("reason", ""),
-        device=labels.get("device", ""),
+        device=device,
         since=since.get(site),
+        device_name=info.get("name", ""),
+        operator=info.get("operator", ""),
     )
 
 
 def sorted_regencies(report: Report) -> Iterable[Regency]:
     """Regencies by province and name, as a printed report lists them."""
     return (report.regencies[k] for k in sorted(report.regencies))
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """TPS not up through the same device (one BTS, one router), or one TPS without a device."""
+
+    device: str
+    device_name: str
+    operator: str
+    status: str  # the worst status among its TPS
+    reason: str
+    since: float | None  # the earliest
+    tps: tuple[NotReady, ...]
+
+
+_WORST = {"down": 0, "degraded": 1, "no_data": 2}
+
+
+def incidents(report: Report) -> list[Incident]:
+    """Return the live outages (down, degraded, no data) by device at fault, biggest first."""
+    groups: dict[tuple[str, str], list[NotReady]] = {}
+    for tps in report.not_ready:
+        if tps.status != "blank_spot":
+            # A TPS without a device at fault (no data yet) is its own incident.
+            key = (tps.device, "") if tps.device else ("", tps.site)
+            groups.setdefault(key, []).append(tps)
+    found = [_incident(members) for members in groups.values()]
+    return sorted(found, key=lambda i: (_WORST.get(i.status, 3), -len(i.tps), i.since or 0,
+                                        i.device or i.tps[0].site))  # fmt: skip
+
+
+def _incident(members: list[NotReady]) -> Incident:
+    worst = min(members, key=lambda t: _WORST.get(t.status, 3))
+    times = [t.since for t in members if t.since is not None]
+    return Incident(worst.device, worst.device_name, worst.operator, worst.status, worst.reason,
+                    min(times, default=None), tuple(members))  # fmt: skip
+
+
+def blank_spots(report: Report) -> dict[tuple[str, str, str], list[NotReady]]:
+    """Return the blank spots by (regency, district, village), in that order."""
+    villages: dict[tuple[str, str, str], list[NotReady]] = {}
+    for tps in report.not_ready:
+        if tps.status == "blank_spot":
+            villages.setdefault((tps.regency, tps.district, tps.village), []).append(tps)
+    return dict(sorted(villages.items()))
+
+
+def devices_down(report: Report) -> int:
+    """Return how many devices the TPS down are behind."""
+    return len({t.device for t in report.not_ready if t.status == "down" and t.device})

@@ -102,7 +102,7 @@ def test_the_preflight_runs_as_written(tmp_path: Path, webhook: Webhook) -> None
             alertmanager.stop()
             prometheus.stop()
     check, metrics, rules, queries, routes, added, _resolved = outputs
-    assert check.startswith("OK: 3327 TPS (68 blank spots)")
+    assert check.startswith("OK: 3.327 TPS (68 blank spot)")
     assert "tps_config_last_reload_successful 1" in metrics
     assert "SUCCESS" in rules
     assert re.search(r'up\{.*job="tps".*\} => 1 @', queries)

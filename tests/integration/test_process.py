@@ -67,7 +67,7 @@ def test_check_command_exit_codes() -> None:
     ok = subprocess.run([sys.executable, "-m", "exporter", "check"], cwd=REPO,
                         capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.startswith("OK: 3327 TPS (68 blank spots) and 579 devices in 7 file(s)")
+    assert ok.stdout.startswith("OK: 3.327 TPS (68 blank spot) dan 579 perangkat dalam 7 berkas")
     bad = subprocess.run(
         [sys.executable, "-m", "exporter", "check",
          "--targets", "tests/testdata/invalid/bad_yaml.yaml"],

@@ -24,6 +24,7 @@ import pytest
 
 from exporter.cli import main
 from exporter.exposition.render import render
+from exporter.i18n import number
 from exporter.inventory.load import load
 from exporter.report.command import parse_time
 from exporter.state.stats import RuntimeStats
@@ -163,14 +164,22 @@ def test_report_equals_the_truth_now_and_at_a_past_time(
 
             table = report(capsys, prom.url, "--province", "21", "--at", past)
             down = sum(1 for s in before.sites.values() if s.status is SiteStatus.DOWN)
-            assert table.startswith("TPS readiness, Kepulauan Riau, ")
-            assert f"TPS not ready: {len(truth(before)[1]):,}" in table
-            assert f"{down:,}" in table.splitlines()[3]  # the province's line
+            assert table.startswith("Kesiapan TPS · Kepulauan Riau · ")
+            live = [
+                s
+                for s in before.sites.values()
+                if s.status not in (SiteStatus.UP, SiteStatus.BLANK_SPOT)
+            ]
+            devices = {s.device or s.site.id for s in live}
+            assert f"Gangguan saat ini: {len(devices)}, {number(len(live))} TPS" in table
+            province = next(line for line in table.splitlines() if line.startswith("Kepulauan"))
+            assert f" {number(down)} " in province
 
             html = tmp_path / "kepri.html"
             report(capsys, prom.url, "--province", "21", "--format", "html", "--output", str(html))
             document = html.read_text()
             assert "<svg" in document and "Kabupaten Bintan" in document
+            assert "TPS siap" in document and "size: A4" in document
             assert "http" not in document.replace('xmlns="http://www.w3.org/2000/svg"', "")
             pdf = tmp_path / "kepri.pdf"
             report(capsys, prom.url, "--province", "21", "--format", "pdf", "--output", str(pdf))
@@ -185,7 +194,7 @@ def test_report_names_what_went_wrong(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["report", "--prometheus", closed]) == 1
     assert f"report: {closed}: " in capsys.readouterr().err
     assert main(["report", "--prometheus", closed, "--at", "yesterday"]) == 64
-    assert "--at 'yesterday': not like 2024-11-27T10:00" in capsys.readouterr().err
+    assert "--at 'yesterday': bukan seperti 2024-11-27T10:00" in capsys.readouterr().err
     assert main(["report", "--prometheus", closed, "--format", "pdf"]) == 64
     assert main(["report", "--prometheus", closed, "--timezone", "Mars/Olympus"]) == 64
     assert parse_time("2024-11-27T10:00", "Asia/Makassar").isoformat() == (
@@ -215,7 +224,7 @@ def test_report_through_basic_auth(tmp_path: Path, capsys: pytest.CaptureFixture
             while main(["report", "--prometheus", prom.url, "--province", "21", *right]) != 0:
                 assert time.monotonic() < deadline, capsys.readouterr().err
                 time.sleep(1)
-            assert capsys.readouterr().out.startswith("TPS readiness, Kepulauan Riau, ")
+            assert capsys.readouterr().out.startswith("Kesiapan TPS · Kepulauan Riau · ")
             for given in ([], ["--prometheus.user", "noc", "--prometheus.password-file",
                                str(tmp_path / "wrong")]):  # fmt: skip
                 assert main(["report", "--prometheus", prom.url, *given]) == 1
@@ -225,7 +234,7 @@ def test_report_through_basic_auth(tmp_path: Path, capsys: pytest.CaptureFixture
         finally:
             prom.stop()
     assert main(["report", "--prometheus.user", "noc"]) == 64
-    assert "--prometheus.user and --prometheus.password-file go together" in (
+    assert "--prometheus.user dan --prometheus.password-file harus diberikan bersama" in (
         capsys.readouterr().err
     )
     missing = tmp_path / "nowhere"

@@ -97,7 +97,7 @@ def test_lab_inventory_is_valid() -> None:
         str(REPO / "deploy" / "lab" / "tps-exporter.yml"),
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("OK: 3328 TPS")
+    assert result.stdout.startswith("OK: 3.328 TPS")
 
 
 def test_sharded_prometheus_configs_are_valid_for_promtool() -> None:

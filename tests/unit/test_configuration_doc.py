@@ -320,3 +320,15 @@ def test_every_flag_is_documented_with_its_default(monkeypatch: pytest.MonkeyPat
         if isinstance(default, str | int | Path):
             # `$VAR, else X` rows name the variable first and the built-in default after it.
             assert f"`{default}`" in rows[name], f"{name}: the page says {rows[name]!r}"
+
+
+def test_every_command_and_flag_says_what_it_is_for() -> None:
+    parsers = [build_parser()]
+    while parsers:
+        parser = parsers.pop()
+        assert parser.description, f"{parser.prog} has no description"
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+            else:
+                assert action.help, f"{parser.prog} {action.option_strings or action.dest}"

@@ -282,7 +282,7 @@ def test_the_command_needs_the_area_data(
     monkeypatch.delenv("TPS_AREAS", raising=False)
     sheet = write_csv(tmp_path / "tps.csv", ["kode wilayah", "nomor tps"], [["2101041005", "1"]])
     assert main(["import", str(sheet), "--out", str(tmp_path / "t")]) == 64
-    assert "give --areas DIR" in capsys.readouterr().err
+    assert "berikan --areas FOLDER" in capsys.readouterr().err
     out = tmp_path / "t"
     assert main(["import", str(sheet), "--areas", str(AREAS), "--out", str(out)]) == 0
     assert "1 rows read; wrote 1 file(s)" in capsys.readouterr().out

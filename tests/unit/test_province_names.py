@@ -50,7 +50,7 @@ def test_the_report_selects_the_province_as_prometheus_names_it() -> None:
     with pytest.raises(LookupError) as raised:
         _province(_Prometheus(), "Kaltim", at)
     assert str(raised.value) == (
-        "no province 'Kaltim' in Prometheus at 2024-02-14T03:00:00+00:00; it has: 21 Kepulauan "
-        "Riau, 31 DKI Jakarta, 34 Daerah Istimewa Yogyakarta, 52 Nusa Tenggara Barat, "
+        "tidak ada provinsi 'Kaltim' di Prometheus pada 2024-02-14T03:00:00+00:00; yang ada: "
+        "21 Kepulauan Riau, 31 DKI Jakarta, 34 Daerah Istimewa Yogyakarta, 52 Nusa Tenggara Barat, "
         "63 Kalimantan Selatan"
     )
