@@ -7,13 +7,13 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from exporter import __version__
+from exporter import __version__, i18n
 from exporter.exposition.basic_auth import BasicAuth
 from exporter.exposition.limits import RateLimit
 from exporter.exposition.render import CONTENT_TYPE, render_stream
@@ -42,9 +42,9 @@ class StatusAnswers:
     """Recent area views by (store, area), each reused for STATUS_FRESH."""
 
     clock: Callable[[], float] = time.monotonic
-    answers: dict[tuple[int, str], tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    answers: dict[Hashable, tuple[float, dict[str, Any]]] = field(default_factory=dict)
 
-    def get(self, key: tuple[int, str]) -> dict[str, Any] | None:
+    def get(self, key: Hashable) -> dict[str, Any] | None:
         """Return a fresh view for `key`, dropping every stale one."""
         now = self.clock()
         stale = [k for k, (at, _) in self.answers.items() if now - at >= STATUS_FRESH]
@@ -53,7 +53,7 @@ class StatusAnswers:
         found = self.answers.get(key)
         return None if found is None else found[1]
 
-    def put(self, key: tuple[int, str], view: dict[str, Any]) -> None:
+    def put(self, key: Hashable, view: dict[str, Any]) -> None:
         """Keep a view; at most 1,024 areas at once."""
         if len(self.answers) >= 1024:
             self.answers.clear()
@@ -61,6 +61,18 @@ class StatusAnswers:
 
 
 STATUS_ANSWERS = web.AppKey("status_answers", StatusAnswers)
+STATUS_PARAMETERS = ("area", "q", "lang", "ipage", "bpage")
+
+
+def _page_number(text: str | None) -> int | None:
+    """Return a page number from 1 to 100,000 (1 when not given), or None if it is not one."""
+    if text is None:
+        return 1
+    if not (text.isascii() and text.isdigit() and len(text) <= 6) or not 1 <= int(text) <= 100_000:
+        return None
+    return int(text)
+
+
 STATUS_LIMIT = web.AppKey("status_limit", RateLimit)
 
 
@@ -172,16 +184,24 @@ def _refuse(status: int, reason: str) -> web.Response:
     return web.Response(status=status, text=reason + "\n")
 
 
-async def _landing(_request: web.Request) -> web.Response:
-    return web.Response(text=status_page(__version__), content_type="text/html")
+async def _landing(request: web.Request) -> web.Response:
+    lang = i18n.choose(request.query.get("lang"))
+    return web.Response(text=status_page(__version__, lang), content_type="text/html",
+                        headers={"Content-Language": lang})  # fmt: skip
 
 
 async def _status(request: web.Request) -> web.Response:
-    """The status page's data for one area: `?area=CODE` (none: the nation), `&q=` a search."""
-    others = sorted(set(request.query) - {"area", "q"})
+    """The status page's data for one area: `?area=CODE` (none: the nation), `&q=` a search,
+    `&lang=en`, and the page of outages (`ipage=`) and of blank spots (`bpage=`)."""
+    others = sorted(set(request.query) - set(STATUS_PARAMETERS))
     if others:
-        return _refuse(400, f"only area= and q= are accepted, not {', '.join(others)[:100]}")
+        return _refuse(400, f"only {', '.join(STATUS_PARAMETERS)} are accepted, not "
+                            f"{', '.join(others)[:100]}")  # fmt: skip
     area, query = request.query.get("area", ""), request.query.get("q", "")
+    pages = (_page_number(request.query.get("ipage")), _page_number(request.query.get("bpage")))
+    if None in pages:
+        return _refuse(400, "ipage and bpage are page numbers from 1 to 100000")
+    lang = i18n.choose(request.query.get("lang"))
     if area and not any(p.fullmatch(area) for p in areas.CODE_PATTERNS.values()):
         return _refuse(400, f"area {area[:100]!r} is not an area code like 21 or 21.01")
     if len(query) > MAX_QUERY:
@@ -194,15 +214,17 @@ async def _status(request: web.Request) -> web.Response:
     exporter = request.app[EXPORTER_KEY]
     answers = request.app[STATUS_ANSWERS]
     # A reload makes a new store: its id keeps views of the old inventory from being reused.
-    key = (id(exporter.store), area)
-    view = answers.get(key)
-    if view is None:
-        try:
-            view = area_view(exporter.store, exporter.config.election, area)
-        except AreaNotFoundError:
-            return _refuse(404, f"no TPS in area {area!r}")
-        answers.put(key, view)
-    body = json.dumps({**view, "matches": search(exporter.store, area, query)}).encode()
+    key = (id(exporter.store), area, lang, pages)
+    with i18n.language(lang):
+        view = answers.get(key)
+        if view is None:
+            try:
+                view = area_view(exporter.store, exporter.config.election, area,
+                                 pages=(pages[0] or 1, pages[1] or 1))  # fmt: skip
+            except AreaNotFoundError:
+                return _refuse(404, f"no TPS in area {area!r}")
+            answers.put(key, view)
+        body = json.dumps({**view, "matches": search(exporter.store, area, query)}).encode()
     return web.Response(
         body=body, content_type="application/json", headers={"Cache-Control": "no-store"}
     )

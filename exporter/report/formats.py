@@ -107,7 +107,7 @@ def incident_line(incident: Incident, report: Report, zone: str) -> str:
 
 def _device_name(incident: Incident) -> str:
     if not incident.device:
-        return incident.tps[0].name
+        return _("without a device at fault")
     name = incident.device_name or incident.device
     return f"{name} ({incident.operator})" if incident.operator else name
 

@@ -176,8 +176,9 @@ def incidents(report: Report) -> list[Incident]:
     groups: dict[tuple[str, str], list[NotReady]] = {}
     for tps in report.not_ready:
         if tps.status != "blank_spot":
-            # A TPS without a device at fault (no data yet) is its own incident.
-            key = (tps.device, "") if tps.device else ("", tps.site)
+            # TPS without a device at fault (not polled yet) are one group, not one line each:
+            # after a restart that is every TPS for a minute.
+            key = (tps.device, "") if tps.device else ("", tps.status)
             groups.setdefault(key, []).append(tps)
     found = [_incident(members) for members in groups.values()]
     return sorted(found, key=lambda i: (_WORST.get(i.status, 3), -len(i.tps), i.since or 0,
