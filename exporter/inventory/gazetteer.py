@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exporter.i18n import _
 from exporter.inventory import areas
 from exporter.inventory.model import Area, Place
 
@@ -97,13 +98,15 @@ class Gazetteer:
         if code:
             place = self.place(code)
             if place is None:
-                raise AreaError(f"kode wilayah {code} is not a village in the area data")
+                raise AreaError(_("kode wilayah {code} is not a village in the area data")
+                                .format(code=code))  # fmt: skip
             return Resolved(place, tuple(self._differences(place, names)))
         parent, found, warnings = "", [], []
         for level in areas.LEVELS:
             given = names.get(level, "").strip()
             if not given:
-                raise AreaError(f"no kode wilayah, and no {LABELS[level]} to find the village by")
+                raise AreaError(_("no kode wilayah, and no {level} to find the village by")
+                                .format(level=LABELS[level]))  # fmt: skip
             area_code, warning = self._child(parent, level, given)
             parent = area_code
             found.append(self.by_code[area_code])
@@ -117,9 +120,10 @@ class Gazetteer:
             given, area = names.get(level, "").strip(), getattr(place, level)
             if given and not _same(level, given, area.name):
                 warnings.append(
-                    f"{LABELS[level]} {given!r} differs from {area.name!r}, the name of "
-                    f"{area.code} in the area data: using {area.name!r}"
-                )
+                    _("{level} {given!r} differs from {name!r}, the name of {code} in the area "
+                      "data: using {name!r}").format(level=LABELS[level], given=given,
+                                                     name=area.name, code=area.code)
+                )  # fmt: skip
         return warnings
 
     def _child(self, parent: str, level: str, given: str) -> tuple[str, str | None]:
@@ -127,8 +131,9 @@ class Gazetteer:
         siblings = self.children.get(parent, {})
         key = normalize(given)
         if siblings.get(key) == AMBIGUOUS:
-            raise AreaError(f"two of {LABELS[level]} {given!r} in {self.by_code[parent].name}: "
-                            "give the kode wilayah")  # fmt: skip
+            raise AreaError(_("two of {level} {given!r} in {parent}: give the kode wilayah")
+                            .format(level=LABELS[level], given=given,
+                                    parent=self.by_code[parent].name))  # fmt: skip
         if key in siblings:
             return siblings[key], None
         found = self._as_written(parent, level, given, key)
@@ -139,24 +144,28 @@ class Gazetteer:
             if len(matches) == 1:
                 return matches[0], None
             if matches:
-                both = " and ".join(repr(self.by_code[c].name) for c in matches)
-                raise AreaError(f"{LABELS[level]} {given!r} could be {both}: say which")
-        where = f" in {self.by_code[parent].name}" if parent else ""
+                both = _(" and ").join(repr(self.by_code[c].name) for c in matches)
+                raise AreaError(_("{level} {given!r} could be {both}: say which")
+                                .format(level=LABELS[level], given=given, both=both))  # fmt: skip
+        where = _(" in {parent}").format(parent=self.by_code[parent].name) if parent else ""
         named = [name for name, code in siblings.items() if code != AMBIGUOUS]
         close = difflib.get_close_matches(key, named, n=2, cutoff=_CLOSE)
         if not close:
-            raise AreaError(f"{LABELS[level]} {given!r} is not in the area data{where}")
+            raise AreaError(_("{level} {given!r} is not in the area data{where}")
+                            .format(level=LABELS[level], given=given, where=where))  # fmt: skip
         best = self.by_code[siblings[close[0]]]
         if len(close) > 1 and _ratio(key, close[0]) == _ratio(key, close[1]):
             other = self.by_code[siblings[close[1]]].name
             raise AreaError(
-                f"{LABELS[level]} {given!r} is not in the area data{where}; "
-                f"closest: {best.name!r} and {other!r}"
-            )
+                _("{level} {given!r} is not in the area data{where}; closest: {best!r} and "
+                  "{other!r}").format(level=LABELS[level], given=given, where=where,
+                                      best=best.name, other=other)
+            )  # fmt: skip
         return best.code, (
-            f"{LABELS[level]} {given!r} is not in the area data{where}: "
-            f"using the closest, {best.name!r} ({best.code})"
-        )
+            _("{level} {given!r} is not in the area data{where}: using the closest, {best!r} "
+              "({code})").format(level=LABELS[level], given=given, where=where, best=best.name,
+                                 code=best.code)
+        )  # fmt: skip
 
     def _as_written(self, parent: str, level: str, given: str, key: str) -> str | None:
         """Find a child as sheets write it: a province abbreviated (KEPRI, KALSEL), a district

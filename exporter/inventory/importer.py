@@ -17,11 +17,12 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
+from exporter.i18n import _, n_, number
 from exporter.inventory import areas
 from exporter.inventory.gazetteer import AreaError, Gazetteer, village_code
 from exporter.inventory.load import inventory_files, is_hostname, load
@@ -34,9 +35,11 @@ from exporter.inventory.sheets import (
     Progress,
     Row,
     Sheet,
+    closest_column,
     read_sheet,
 )
 
+_T = TypeVar("_T")
 # Indonesia from Rondo (Aceh, 6°N) to Rote (11°S), Sabang (95°E) to Merauke (141°E), with margin.
 LATITUDES, LONGITUDES = (-11.5, 6.5), (94.5, 141.5)
 _PREFIX = {
@@ -49,21 +52,56 @@ _PREFIX = {
 }
 # Words in a "jenis perangkat" cell, first match wins: "Router 4G" and "Modem" are routers.
 _KIND_WORDS = (
-    ("vsat", DeviceKind.VSAT), ("bts", DeviceKind.BTS), ("radio", DeviceKind.RADIO),
-    ("ptp", DeviceKind.RADIO), ("ptmp", DeviceKind.RADIO), ("ups", DeviceKind.UPS),
-    ("router", DeviceKind.ROUTER), ("modem", DeviceKind.ROUTER), ("4g", DeviceKind.ROUTER),
-    ("lte", DeviceKind.ROUTER), ("cpe", DeviceKind.ROUTER), ("mifi", DeviceKind.ROUTER),
+    ("vsat", DeviceKind.VSAT),
+    ("bts", DeviceKind.BTS),
+    ("radio", DeviceKind.RADIO),
+    ("ptp", DeviceKind.RADIO),
+    ("ptmp", DeviceKind.RADIO),
+    ("ups", DeviceKind.UPS),
+    ("router", DeviceKind.ROUTER),
+    ("modem", DeviceKind.ROUTER),
+    ("4g", DeviceKind.ROUTER),
+    ("lte", DeviceKind.ROUTER),
+    ("cpe", DeviceKind.ROUTER),
+    ("mifi", DeviceKind.ROUTER),
     # Sheets often name the vendor instead: routers and modems, or point-to-point radios.
-    ("mikrotik", DeviceKind.ROUTER), ("teltonika", DeviceKind.ROUTER),
-    ("huawei", DeviceKind.ROUTER), ("zte", DeviceKind.ROUTER), ("tp-link", DeviceKind.ROUTER),
-    ("tplink", DeviceKind.ROUTER), ("peplink", DeviceKind.ROUTER), ("orbit", DeviceKind.ROUTER),
-    ("ubiquiti", DeviceKind.RADIO), ("cambium", DeviceKind.RADIO),
-    ("other", DeviceKind.OTHER), ("lain", DeviceKind.OTHER),
-)  # fmt: skip
+    ("mikrotik", DeviceKind.ROUTER),
+    ("teltonika", DeviceKind.ROUTER),
+    ("huawei", DeviceKind.ROUTER),
+    ("zte", DeviceKind.ROUTER),
+    ("tp-link", DeviceKind.ROUTER),
+    ("tplink", DeviceKind.ROUTER),
+    ("peplink", DeviceKind.ROUTER),
+    ("orbit", DeviceKind.ROUTER),
+    ("ubiquiti", DeviceKind.RADIO),
+    ("cambium", DeviceKind.RADIO),
+    ("other", DeviceKind.OTHER),
+    ("lain", DeviceKind.OTHER),
+)
+_KIND_NAMES = {
+    DeviceKind.BTS: "BTS",
+    DeviceKind.VSAT: "VSAT",
+    DeviceKind.RADIO: "Radio",
+    DeviceKind.UPS: "UPS",
+    DeviceKind.OTHER: "Perangkat",
+}
 OTHER_DEVICES = "other-devices.yaml"
 # What a sheet writes in the address cell of a TPS with no device: a blank spot.
-_NO_DEVICE = frozenset({"-", "--", "\u2014", "\u2013", "tidak ada", "tdk ada", "belum ada",
-                        "nihil", "none", "n/a", "na"})  # fmt: skip
+_NO_DEVICE = frozenset(
+    {
+        "-",
+        "--",
+        "\u2014",
+        "\u2013",
+        "tidak ada",
+        "tdk ada",
+        "belum ada",
+        "nihil",
+        "none",
+        "n/a",
+        "na",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,17 +160,21 @@ class Import:
             try:
                 device_id = row.get("device_id")
                 if not device_id:
-                    raise RowError("no device id")
+                    raise RowError(_("no device id"))
                 if (twin := self.devices.get(device_id)) is not None:
-                    raise RowError(f"device id {device_id!r} is already on {twin.where}")
+                    raise RowError(
+                        _("device id {id!r} is already on {where}").format(
+                            id=device_id, where=twin.where
+                        )
+                    )
                 self._add(self._device(row, device_id, where))
             except RowError as exc:
                 self.errors.append(Problem(where, str(exc)))
 
     def add_tps(self, sheet: Sheet, gazetteer: Gazetteer, progress: Progress | None = None) -> None:
         """Take the TPS sheet: a site per row (rows of one TPS add devices to it)."""
-        self.warnings += [Problem(f"{sheet.label}:{n}", "a row of sums (JUMLAH, TOTAL): left out")
-                          for n in sheet.totals]  # fmt: skip
+        sums = _("a row of sums (JUMLAH, TOTAL): left out")
+        self.warnings += [Problem(f"{sheet.label}:{n}", sums) for n in sheet.totals]
         for row in sheet.rows:
             self.rows += 1
             if progress is not None:
@@ -147,19 +189,43 @@ class Import:
         """Every parent must be a device of the sheets; an unknown one is an error, and dropped."""
         for device in self.devices.values():
             if device.parent and device.parent not in self.devices:
-                self.errors.append(Problem(device.where, f"parent {device.parent!r} is not a "
-                                                         "device of the sheets"))  # fmt: skip
+                self.errors.append(
+                    Problem(
+                        device.where,
+                        _("parent {parent!r} is not a device of the sheets").format(
+                            parent=device.parent
+                        ),
+                    )
+                )
                 device.parent = ""
 
     def _tps_row(self, row: Row, where: str, gazetteer: Gazetteer) -> None:
+        # Every problem of the row at once: the operator corrects the row in one go.
+        problems: list[str] = []
+
+        def attempt(step: Callable[[], _T]) -> _T | None:
+            try:
+                return step()
+            except (RowError, AreaError) as exc:
+                problems.append(str(exc))
+                return None
+
         code_text = row.get("village_code")
         code = village_code(code_text) if code_text else None
         if code_text and code is None:
-            raise RowError(f"kode wilayah {code_text!r} is not a village code like 21.01.04.1005")
+            problems.append(
+                _("kode wilayah {code!r} is not a village code like 21.01.04.1005").format(
+                    code=code_text
+                )
+            )
         names = {level: row.get(level) for level in areas.LEVELS}
-        resolved = gazetteer.resolve(code, names)
-        number = _tps_number(row.get("tps_number"))
-        latitude, longitude = _coordinates(row.get("latitude"), row.get("longitude"))
+        resolved = attempt(lambda: gazetteer.resolve(code, names))
+        number = attempt(lambda: _tps_number(row.get("tps_number")))
+        coordinates = attempt(lambda: _coordinates(row.get("latitude"), row.get("longitude")))
+        attempt(lambda: _row_address(row))
+        if problems or resolved is None or number is None or coordinates is None:
+            raise RowError("; ".join(problems))
+        latitude, longitude = coordinates
         device = self._row_device(row, where, resolved.place)
         self.warnings += [Problem(where, w) for w in resolved.warnings]
         village = resolved.place.village
@@ -169,8 +235,8 @@ class Import:
             site = _Site(site_id, f"TPS {number:03d} {village.name}", resolved.place, where)
             self.sites[site_id] = site
         else:
-            self.warnings.append(Problem(where, f"{site.name} is also on {site.where}: "
-                                                "this row adds its device to it"))  # fmt: skip
+            also = _("{tps} is also on {where}: this row adds its device to it")
+            self.warnings.append(Problem(where, also.format(tps=site.name, where=site.where)))
         if site.latitude is None and latitude is not None:
             site.latitude, site.longitude = latitude, longitude
         if device is not None and device.id not in site.devices:
@@ -178,37 +244,46 @@ class Import:
 
     def _row_device(self, row: Row, where: str, place: Place) -> _Device | None:
         """Return the device a TPS row names (made from the row if new), or None: a blank spot."""
-        device_id, address = row.get("device_id"), row.get("device_address")
-        if address.casefold() in _NO_DEVICE:
-            address = ""
-        if address:
-            address = _address(address)
+        device_id, address = row.get("device_id"), _row_address(row)
         if device_id and device_id in self.devices:
             known = self.devices[device_id]
             if address and address != known.address:
-                raise RowError(f"device {device_id} is at {known.address} on {known.where}, "
-                               f"not {address}")  # fmt: skip
+                raise RowError(
+                    _("device {id} is at {known} on {where}, not {address}").format(
+                        id=device_id, known=known.address, where=known.where, address=address
+                    )
+                )
             return known
         if device_id and not address:
-            raise RowError(f"device id {device_id!r} is not in the devices sheet, and no address")
+            raise RowError(
+                _("device id {id!r} is not in the devices sheet, and no address").format(
+                    id=device_id
+                )
+            )
         if not address:
             if row.get("device_kind") or row.get("operator"):
-                raise RowError("a device kind or operator but no device address")
+                raise RowError(_("a device kind or operator but no device address"))
             return None
         if address in self.by_address and not device_id:
             known = self.devices[self.by_address[address]]
             kind = _row_kind(row, known.kind)
             if kind != known.kind:
-                raise RowError(f"{address} is a {known.kind} on {known.where}, not a {kind}")
+                raise RowError(
+                    _("{address} is a {known} on {where}, not a {kind}").format(
+                        address=address, known=known.kind, where=known.where, kind=kind
+                    )
+                )
             return known
         device = self._device(row, device_id or self._new_id(row, place), where)
+        if not device.name:
+            device.name = _device_name(device, row, place)
         self._add(device)
         return device
 
     def _device(self, row: Row, device_id: str, where: str) -> _Device:
         address = row.get("device_address")
         if not address:
-            raise RowError("no device address")
+            raise RowError(_("no device address"))
         return _Device(
             id=device_id,
             kind=_row_kind(row),
@@ -233,6 +308,23 @@ class Import:
         self.by_address.setdefault(device.address, device.id)
 
 
+def _device_name(device: _Device, row: Row, place: Place) -> str:
+    """Name a device made from a TPS row as the example inventory does: `4G router Kawal`."""
+    kind_text = row.get("device_kind").casefold()
+    if device.kind is DeviceKind.ROUTER:
+        kind = "4G router" if not kind_text or "4g" in kind_text or "lte" in kind_text else "Router"
+    else:
+        kind = _KIND_NAMES[device.kind]
+    suffix = device.id.removeprefix(f"{_PREFIX[device.kind]}-{place.village.code}")
+    return f"{kind} {place.village.name}{suffix.replace('-', ' ')}"
+
+
+def _row_address(row: Row) -> str:
+    """Return a TPS row's device address, "" for none (blank, "-", "tidak ada")."""
+    address = row.get("device_address")
+    return "" if not address or address.casefold() in _NO_DEVICE else _address(address)
+
+
 def _address(text: str) -> str:
     """Return an IP address in its usual form, or a hostname; raise RowError for neither."""
     try:
@@ -240,7 +332,9 @@ def _address(text: str) -> str:
     except ValueError:
         if is_hostname(text):
             return text.rstrip(".").lower()
-    raise RowError(f"device address {text!r} is not an IPv4 or IPv6 address or a hostname")
+    raise RowError(
+        _("device address {text!r} is not an IPv4 or IPv6 address or a hostname").format(text=text)
+    )
 
 
 def _row_kind(row: Row, default: DeviceKind = DeviceKind.ROUTER) -> DeviceKind:
@@ -255,16 +349,18 @@ def _kind(text: str) -> DeviceKind:
         if word in words:
             return kind
     allowed = ", ".join(k.value for k in DeviceKind)
-    raise RowError(f"device kind {text!r} is none of {allowed}")
+    raise RowError(
+        _("device kind {text!r} is none of {allowed}").format(text=text, allowed=allowed)
+    )
 
 
 def _tps_number(text: str) -> int:
     """Return the TPS number from `7`, `007` or `TPS 007`."""
     if not text:
-        raise RowError("no nomor TPS")
+        raise RowError(_("no nomor TPS"))
     digits = re.fullmatch(r"(?:tps\s*)?0*(\d{1,4})", text.strip().casefold())
     if digits is None or int(digits[1]) == 0:
-        raise RowError(f"nomor TPS {text!r} is not a number from 1 to 9999")
+        raise RowError(_("nomor TPS {text!r} is not a number from 1 to 9999").format(text=text))
     return int(digits[1])
 
 
@@ -273,16 +369,20 @@ def _coordinates(lat_text: str, lon_text: str) -> tuple[float | None, float | No
     if not lat_text and not lon_text:
         return None, None
     if not (lat_text and lon_text):
-        raise RowError("lat and lon go together: one of them is empty")
+        raise RowError(_("lat and lon go together: one of them is empty"))
     try:
         # A comma is the decimal mark in Indonesian spreadsheets: 0,81098.
         lat, lon = float(lat_text.replace(",", ".")), float(lon_text.replace(",", "."))
     except ValueError:
-        raise RowError(f"lat {lat_text!r}, lon {lon_text!r}: not decimal degrees") from None
+        raise RowError(
+            _("lat {lat!r}, lon {lon!r}: not decimal degrees").format(lat=lat_text, lon=lon_text)
+        ) from None
     if _inside(lon, LATITUDES) and _inside(lat, LONGITUDES):
-        raise RowError(f"lat {lat_text} and lon {lon_text} look swapped")
+        raise RowError(_("lat {lat} and lon {lon} look swapped").format(lat=lat_text, lon=lon_text))
     if not (_inside(lat, LATITUDES) and _inside(lon, LONGITUDES)):
-        raise RowError(f"lat {lat_text}, lon {lon_text} is not in Indonesia")
+        raise RowError(
+            _("lat {lat}, lon {lon} is not in Indonesia").format(lat=lat_text, lon=lon_text)
+        )
     return lat, lon
 
 
@@ -343,8 +443,11 @@ def _q(text: str) -> str:
 
 
 def _device_yaml(device: _Device) -> list[str]:
-    lines = [f"  - id: {_q(device.id)}", f"    kind: {device.kind.value}",
-             f"    address: {_q(device.address)}"]  # fmt: skip
+    lines = [
+        f"  - id: {_q(device.id)}",
+        f"    kind: {device.kind.value}",
+        f"    address: {_q(device.address)}",
+    ]
     lines += [f"    operator: {_q(device.operator)}"] if device.operator else []
     lines += [f"    name: {_q(device.name)}"] if device.name else []
     lines += [f"    parent: {_q(device.parent)}"] if device.parent else []
@@ -379,8 +482,10 @@ def write(files: Mapping[Path, str], out: Path, dry_run: bool = False) -> list[P
         try:
             load(None, [*others, *(staging / r for r in sorted(files))])
         except ConfigLoadError as exc:  # name the files as they would be, not the staging copies
-            named = [dataclasses.replace(e, file=e.file.replace(str(staging), str(out)))
-                     for e in exc.errors]  # fmt: skip
+            named = [
+                dataclasses.replace(e, file=e.file.replace(str(staging), str(out)))
+                for e in exc.errors
+            ]
             raise ConfigLoadError(named) from None
         if dry_run:
             return []
@@ -408,45 +513,88 @@ def run_import(
     try:
         gazetteer = Gazetteer.read(areas_dir)
     except (OSError, KeyError, ValueError) as exc:
-        print(f"import: cannot read the area data in {areas_dir}: {exc}", file=sys.stderr)
+        print(
+            "import: "
+            + _("cannot read the area data in {dir}: {error}").format(dir=areas_dir, error=exc),
+            file=sys.stderr,
+        )
         return 1
     imported = Import()
     try:
         if devices_sheet is not None:
             devices = _read(devices_sheet, DEVICE_COLUMNS, sheets[1], progress)
-            imported.warnings += _ignored(devices)
+            imported.warnings += _ignored(devices, DEVICE_COLUMNS)
             imported.add_devices(devices)
         tps = _read(tps_sheet, TPS_COLUMNS, sheets[0], progress)
     except SheetError as exc:
         print(f"import: {exc}", file=sys.stderr)
         return 1
-    imported.warnings += _ignored(tps)
-    bar = Progress(f"checking {tps_sheet.name}", len(tps.rows), progress) if progress else None
+    imported.warnings += _ignored(tps, TPS_COLUMNS)
+    bar = (
+        Progress(_("checking {name}").format(name=tps_sheet.name), len(tps.rows), progress)
+        if progress
+        else None
+    )
     imported.add_tps(tps, gazetteer, bar)
     if bar is not None:
         bar.finish()
     imported.check_parents()
-    _print_problems("warning", imported.warnings)
-    _print_problems("row not used", imported.errors)
+    _print_problems(_("note"), imported.warnings)
+    _print_problems(_("row not used"), imported.errors)
     if imported.errors and not skip_invalid:
-        print(f"import: nothing written: {len(imported.errors)} row(s) cannot be used; correct "
-              "them, or give --skip-invalid to write the others", file=sys.stderr)  # fmt: skip
+        print(
+            "import: "
+            + n_(
+                "nothing written: {count} row cannot be used; correct it, or "
+                "give --skip-invalid to write the others",
+                "nothing written: {count} rows cannot be used; correct them, or "
+                "give --skip-invalid to write the others",
+                len(imported.errors),
+            ).format(count=number(len(imported.errors))),
+            file=sys.stderr,
+        )
         return 1
     if progress is not None:  # loading 80,000 TPS takes a while, and shows no bar
-        print(f"loading the result with what is in {out}...", file=progress, flush=True)
+        print(
+            _("loading the result with what is in {out}...").format(out=out),
+            file=progress,
+            flush=True,
+        )
     try:
         written = write(render(imported, _source_names(tps_sheet, devices_sheet)), out, dry_run)
     except ConfigLoadError as exc:
-        print(f"import: nothing written: {len(exc.errors)} error(s) loading the result with "
-              f"{out}:", file=sys.stderr)  # fmt: skip
+        print(
+            "import: "
+            + n_(
+                "nothing written: {count} error loading the result with {out}:",
+                "nothing written: {count} errors loading the result with {out}:",
+                len(exc.errors),
+            ).format(count=number(len(exc.errors)), out=out),
+            file=sys.stderr,
+        )
         for error in exc.errors:
             print(f"  {error}", file=sys.stderr)
         return 1
     blank = sum(1 for s in imported.sites.values() if not s.devices)
-    verb = "would write" if dry_run else f"wrote {len(written)} file(s) under {out}:"
-    print(f"{imported.rows:,} rows read; {verb} {len(imported.sites):,} TPS ({blank:,} blank "
-          f"spots), {len(imported.devices):,} devices; {len(imported.warnings)} warning(s), "
-          f"{len(imported.errors)} row(s) not used")  # fmt: skip
+    done = (
+        _("would write")
+        if dry_run
+        else _("wrote {files} files under {out}:").format(files=number(len(written)), out=out)
+    )
+    print(
+        _(
+            "{rows} rows read; {done} {sites} TPS ({blank} blank spots), {devices} devices; "
+            "{warnings} notes, {errors} rows not used"
+        ).format(
+            rows=number(imported.rows),
+            done=done,
+            sites=number(len(imported.sites)),
+            blank=number(blank),
+            devices=number(len(imported.devices)),
+            warnings=number(len(imported.warnings)),
+            errors=number(len(imported.errors)),
+        )
+    )
     return 0
 
 
@@ -458,20 +606,46 @@ def _read(
     if columns is TPS_COLUMNS:
         names = {"province", "regency", "district", "village"}
         if "tps_number" not in result.columns:
-            raise SheetError(f"{result.label}: no column for nomor TPS ('nomor tps', 'no tps')")
+            raise SheetError(
+                _("{sheet}: no column for nomor TPS ('nomor tps', 'no tps')").format(
+                    sheet=result.label
+                )
+            )
         if "village_code" not in result.columns and not names <= result.columns:
-            raise SheetError(f"{result.label}: no kode wilayah column, and not all of provinsi, "
-                             "kabupaten/kota, kecamatan and desa/kelurahan")  # fmt: skip
+            raise SheetError(
+                _(
+                    "{sheet}: no kode wilayah column, and not all of provinsi, "
+                    "kabupaten/kota, kecamatan and desa/kelurahan"
+                ).format(sheet=result.label)
+            )
     elif not {"device_id", "device_address"} <= result.columns:
-        raise SheetError(f"{result.label}: a devices sheet needs 'device id' and 'device address'")
+        raise SheetError(
+            _("{sheet}: a devices sheet needs 'device id' and 'device address'").format(
+                sheet=result.label
+            )
+        )
     return result
 
 
-def _ignored(sheet: Sheet) -> list[Problem]:
-    if not sheet.ignored:
-        return []
-    names = ", ".join(repr(c) for c in sheet.ignored)
-    return [Problem(sheet.label, f"columns not used: {names}")]
+def _ignored(sheet: Sheet, columns: Mapping[str, tuple[str, ...]]) -> list[Problem]:
+    """Name the columns not used, each with the known column it is closest to."""
+    problems = []
+    for header in sheet.ignored:
+        close = closest_column(header, columns)
+        if close is None:
+            problems.append(
+                Problem(sheet.label, _("column {header!r} is not used").format(header=header))
+            )
+        else:
+            problems.append(
+                Problem(
+                    sheet.label,
+                    _("column {header!r} is not used (did you mean {close!r}?)").format(
+                        header=header, close=close
+                    ),
+                )
+            )
+    return problems
 
 
 def _source_names(tps: Path, devices: Path | None) -> str:

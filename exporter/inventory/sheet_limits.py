@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import IO
 from xml.etree import ElementTree as ET
 
+from exporter import i18n
+from exporter.i18n import _
+
 MAX_SHEET_BYTES = 128 * 2**20  # the file on disk; a national TPS list is a tenth of it
 MAX_UNPACKED_BYTES = 512 * 2**20  # all of a workbook's parts, as its zip declares them
 MAX_PARTS = 10_000  # members of a workbook's zip
@@ -34,8 +37,11 @@ def check_file_size(path: Path) -> None:
     """Refuse a sheet file larger than MAX_SHEET_BYTES."""
     size = path.stat().st_size
     if size > MAX_SHEET_BYTES:
-        raise SheetError(f"{path}: {size:,} bytes; a sheet may be at most "
-                         f"{_mib(MAX_SHEET_BYTES)}: split it by regency")  # fmt: skip
+        raise SheetError(
+            _("{path}: {size} bytes; a sheet may be at most {mib}: split it by regency").format(
+                path=path, size=i18n.number(size), mib=_mib(MAX_SHEET_BYTES)
+            )
+        )
 
 
 def check_archive(path: Path) -> None:
@@ -48,15 +54,25 @@ def check_archive(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             parts = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise SheetError(f"{path}: not a readable .xlsx workbook ({exc})") from None
+        raise SheetError(
+            _("{path}: not a readable .xlsx workbook ({error})").format(path=path, error=exc)
+        ) from None
     if len(parts) > MAX_PARTS:
-        raise SheetError(f"{path}: {len(parts):,} parts in the workbook (at most "
-                         f"{MAX_PARTS:,}); is it an .xlsx saved by a spreadsheet?")  # fmt: skip
+        raise SheetError(
+            _(
+                "{path}: {count} parts in the workbook (at most {limit}); is "
+                "it an .xlsx saved by a spreadsheet?"
+            ).format(path=path, count=i18n.number(len(parts)), limit=i18n.number(MAX_PARTS))
+        )
     unpacked = sum(p.file_size for p in parts)
     if unpacked > MAX_UNPACKED_BYTES:
         limit = _mib(MAX_UNPACKED_BYTES)
-        raise SheetError(f"{path}: unpacks to {_mib(unpacked)}, more than the {limit} a "
-                         "workbook may; split it by regency")  # fmt: skip
+        raise SheetError(
+            _(
+                "{path}: unpacks to {mib}, more than the {limit} a workbook "
+                "may; split it by regency"
+            ).format(path=path, mib=_mib(unpacked), limit=limit)
+        )
 
 
 def scan_sheet_xml(source: IO[bytes], label: str) -> int:
@@ -74,9 +90,13 @@ def scan_sheet_xml(source: IO[bytes], label: str) -> int:
             else:
                 scan.end(element)
     except ET.ParseError as exc:
-        raise SheetError(f"{label}: the sheet's XML is broken ({exc})") from None
+        raise SheetError(
+            _("{label}: the sheet's XML is broken ({error})").format(label=label, error=exc)
+        ) from None
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise SheetError(f"{label}: the workbook is damaged ({exc})") from None
+        raise SheetError(
+            _("{label}: the workbook is damaged ({error})").format(label=label, error=exc)
+        ) from None
     return scan.row
 
 
@@ -112,8 +132,12 @@ class _SheetScan:
         elif not self.in_cells:
             self.others += 1  # merges, validations, formats: openpyxl keeps every one
             if self.others > MAX_OTHER_PARTS:
-                raise SheetError(f"{self.label}: more than {MAX_OTHER_PARTS:,} merges, "
-                                 "formats and other parts beside the cells")  # fmt: skip
+                raise SheetError(
+                    _(
+                        "{label}: more than {limit} merges, formats and other parts "
+                        "beside the cells"
+                    ).format(label=self.label, limit=i18n.number(MAX_OTHER_PARTS))
+                )
         if self.parents:
             self.parents[-1].remove(element)
 
@@ -129,13 +153,29 @@ def _row_number(element: ET.Element, previous: int, label: str) -> int:
     elif given.isdigit() and len(given) <= 7:
         number = int(given)
     else:
-        raise SheetError(f"{label}: after row {previous:,}, a row numbered {given[:20]!r}")
+        raise SheetError(
+            _("{label}: after row {previous}, a row numbered {given!r}").format(
+                label=label, previous=i18n.number(previous), given=given[:20]
+            )
+        )
     if number > MAX_ROWS:
-        raise SheetError(f"{label}: row {number:,} is beyond Excel's last row ({MAX_ROWS:,})")
+        raise SheetError(
+            _("{label}: row {number} is beyond Excel's last row ({limit})").format(
+                label=label, number=i18n.number(number), limit=i18n.number(MAX_ROWS)
+            )
+        )
     if number == previous:
-        raise SheetError(f"{label}: row {number:,} is there twice")
+        raise SheetError(
+            _("{label}: row {number} is there twice").format(
+                label=label, number=i18n.number(number)
+            )
+        )
     if number < previous:
-        raise SheetError(f"{label}: row {number:,} comes after row {previous:,}")
+        raise SheetError(
+            _("{label}: row {number} comes after row {previous}").format(
+                label=label, number=i18n.number(number), previous=i18n.number(previous)
+            )
+        )
     return number
 
 
@@ -146,26 +186,54 @@ def _column_number(element: ET.Element, row: int, previous: int, label: str) -> 
     else:
         match = _CELL_REFERENCE.fullmatch(given)
         if match is None:
-            raise SheetError(f"{label}: row {row:,} has a cell named {given[:20]!r}")
+            raise SheetError(
+                _("{label}: row {row} has a cell named {given!r}").format(
+                    label=label, row=i18n.number(row), given=given[:20]
+                )
+            )
         number = column_index(match[1])
     if number > MAX_COLUMNS:
-        raise SheetError(f"{label}: row {row:,} has a cell beyond Excel's last column")
+        raise SheetError(
+            _("{label}: row {row} has a cell beyond Excel's last column").format(
+                label=label, row=i18n.number(row)
+            )
+        )
     if number <= previous:
-        raise SheetError(f"{label}: row {row:,} has two cells in column "
-                         f"{column_letters(number)}, or cells out of order")  # fmt: skip
+        raise SheetError(
+            _("{label}: row {row} has two cells in column {column}, or cells out of order").format(
+                label=label, row=i18n.number(row), column=column_letters(number)
+            )
+        )
     return number
 
 
 def check_row(label: str, row: int, cells: list[str]) -> None:
     """Refuse a row with more columns than Excel has or a cell longer than Excel allows."""
     if len(cells) > MAX_COLUMNS:
-        raise SheetError(f"{label}: row {row:,} has {len(cells):,} cells, more than a "
-                         f"spreadsheet's {MAX_COLUMNS:,} columns")  # fmt: skip
+        raise SheetError(
+            _(
+                "{label}: row {row} has {count} cells, more than a spreadsheet's {limit} columns"
+            ).format(
+                label=label,
+                row=i18n.number(row),
+                count=i18n.number(len(cells)),
+                limit=i18n.number(MAX_COLUMNS),
+            )
+        )
     for i, cell in enumerate(cells):
         if len(cell) > MAX_CELL_CHARS:
-            raise SheetError(f"{label}: cell {column_letters(i + 1)}{row} has "
-                             f"{len(cell):,} characters; a cell holds at most "
-                             f"{MAX_CELL_CHARS:,}")  # fmt: skip
+            raise SheetError(
+                _(
+                    "{label}: cell {column}{row} has {count} characters; a cell "
+                    "holds at most {limit}"
+                ).format(
+                    label=label,
+                    column=column_letters(i + 1),
+                    row=row,
+                    count=i18n.number(len(cell)),
+                    limit=i18n.number(MAX_CELL_CHARS),
+                )
+            )
 
 
 class CellBudget:
@@ -178,8 +246,11 @@ class CellBudget:
         """Count a row's cells; raise SheetError once the sheet has too many."""
         self.used += count
         if self.used > MAX_CELLS:
-            raise SheetError(f"{self.label}: more than {MAX_CELLS:,} cells by row "
-                             f"{row:,}; split the sheet by regency")  # fmt: skip
+            raise SheetError(
+                _(
+                    "{label}: more than {limit} cells by row {row}; split the sheet by regency"
+                ).format(label=self.label, limit=i18n.number(MAX_CELLS), row=i18n.number(row))
+            )
 
 
 # openpyxl.utils has these two, but importing it loads all of openpyxl (~70 ms), and this

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import difflib
 import io
 import itertools
 import re
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TextIO
 
+from exporter import i18n
+from exporter.i18n import _
 from exporter.inventory.sheet_limits import (
     SheetError,
     check_archive,
@@ -100,20 +103,24 @@ def read_sheet(
     """Read a CSV or .xlsx sheet into rows keyed by canonical column names; with `stream`, draw
     a progress bar on it."""
     if not path.is_file():
-        raise SheetError(f"{path}: no such file")
+        raise SheetError(_("{path}: no such file").format(path=path))
     check_file_size(path)
     if path.suffix.lower() in EXCEL_SUFFIXES:
         label, lines, total = _excel(path, sheet)
     elif sheet is not None:
-        raise SheetError(f"{path}: --sheet is for .xlsx workbooks; this is read as CSV")
+        raise SheetError(
+            _("{path}: --sheet is for .xlsx workbooks; this is read as CSV").format(path=path)
+        )
     else:
         label, lines, total = _csv(path)
     lines = lines_within(lines, label)
     header, lines = _header(lines, columns)
     if header is None:
-        raise SheetError(f"{label}: no header row")
+        raise SheetError(_("{label}: no header row").format(label=label))
     names = _columns(label, header[1], columns)
-    progress = Progress(f"reading {path.name}", total, stream) if stream else None
+    progress = (
+        Progress(_("reading {name}").format(name=path.name), total, stream) if stream else None
+    )
     rows, totals = [], []
     for number, cells in lines:
         if progress is not None:
@@ -180,6 +187,14 @@ def _filled(cells: list[str], other: list[str]) -> list[str]:
     return [c or o for c, o in zip(padded, behind, strict=True)]
 
 
+def closest_column(header: str, columns: Mapping[str, tuple[str, ...]]) -> str | None:
+    """Return the known column name closest to a header not understood (`KECAMATN` ->
+    `kecamatan`), or None when none is close."""
+    names = {key(a): a for aliases in columns.values() for a in aliases}
+    close = difflib.get_close_matches(key(header), list(names), n=1, cutoff=0.75)
+    return names[close[0]] if close and key(header) else None
+
+
 def _aliases(columns: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
     """Return each name a column goes by, as `key()` compares it, to its canonical name."""
     return {key(a): name for name, aliases in columns.items() for a in (name, *aliases)}
@@ -197,7 +212,11 @@ def _columns(
         if name is None:
             continue
         if name in seen:
-            raise SheetError(f"{label}: columns {seen[name]!r} and {cell!r} are both {name}")
+            raise SheetError(
+                _("{label}: columns {seen!r} and {cell!r} are both {name}").format(
+                    label=label, seen=seen[name], cell=cell, name=name
+                )
+            )
         seen[name], names[i] = cell, name
     return names
 
@@ -227,8 +246,12 @@ def _decoded(path: Path, raw: bytes) -> str:
             try:
                 return raw.decode(encoding)
             except UnicodeDecodeError as exc:
-                raise SheetError(f"{path}: marked {encoding.upper()} but byte {exc.start:,} "
-                                 "is not; save it again as CSV UTF-8") from None  # fmt: skip
+                raise SheetError(
+                    _(
+                        "{path}: marked {encoding} but byte {start} is not; save it again as "
+                        "CSV UTF-8"
+                    ).format(path=path, encoding=encoding.upper(), start=i18n.number(exc.start))
+                ) from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -237,8 +260,12 @@ def _decoded(path: Path, raw: bytes) -> str:
     letters = sum(1 for ch in text if ch.isalpha())
     foreign = sum(1 for ch in text if ord(ch) > 0x7F)
     if "\ufffd" in text or foreign > _FOREIGN_SHARE * max(letters, 1):
-        raise SheetError(f"{path}:{line}: neither UTF-8 nor Windows-1252 (Shift-JIS? GBK?); "
-                         "save it as CSV UTF-8")  # fmt: skip
+        raise SheetError(
+            _(
+                "{path}:{line}: neither UTF-8 nor Windows-1252 (Shift-JIS? "
+                "GBK?); save it as CSV UTF-8"
+            ).format(path=path, line=line)
+        )
     return text
 
 
@@ -254,10 +281,16 @@ def _csv_lines(
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
             raise SheetError(
-                f"{path}:{start}: a cell longer than {csv.field_size_limit():,} "
-                'characters, or a quote (") that is never closed'
+                _(
+                    '{path}:{start}: a cell longer than {limit} characters, or a quote (") '
+                    "that is never closed"
+                ).format(path=path, start=start, limit=i18n.number(csv.field_size_limit()))
             ) from None
-        raise SheetError(f"{path}:{start}: not readable as CSV ({exc})") from None
+        raise SheetError(
+            _("{path}:{start}: not readable as CSV ({error})").format(
+                path=path, start=start, error=exc
+            )
+        ) from None
 
 
 def _excel(path: Path, sheet: str | None) -> tuple[str, Iterator[tuple[int, list[str]]], int]:
@@ -284,8 +317,12 @@ def _excel(path: Path, sheet: str | None) -> tuple[str, Iterator[tuple[int, list
             raise
         except Exception as exc:  # openpyxl raises what its parsers raise
             raise SheetError(
-                f"{label}: row {number + 1:,} cannot be read "
-                f"({type(exc).__name__}: {str(exc)[:100]})"
+                _("{label}: row {row} cannot be read ({name}: {error})").format(
+                    label=label,
+                    row=i18n.number(number + 1),
+                    name=type(exc).__name__,
+                    error=str(exc)[:100],
+                )
             ) from None
         finally:
             workbook.close()
@@ -308,14 +345,24 @@ def _open_workbook(path: Path, sheet: str | None) -> tuple[Workbook, ReadOnlyWor
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile, KeyError and XML errors alike
-        raise SheetError(f"{path}: not a readable .xlsx workbook ({exc})") from None
+        raise SheetError(
+            _("{path}: not a readable .xlsx workbook ({error})").format(path=path, error=exc)
+        ) from None
     if sheet is not None and sheet not in workbook.sheetnames:
         workbook.close()
-        raise SheetError(f"{path}: no sheet {sheet!r} (sheets: {', '.join(workbook.sheetnames)})")
+        raise SheetError(
+            _("{path}: no sheet {sheet!r} (sheets: {sheets})").format(
+                path=path, sheet=sheet, sheets=", ".join(workbook.sheetnames)
+            )
+        )
     worksheet = workbook[sheet] if sheet else workbook.active
     if not isinstance(worksheet, ReadOnlyWorksheet):
         workbook.close()
-        raise SheetError(f"{path}: sheet {sheet or '(active)'} holds no cells (a chart sheet?)")
+        raise SheetError(
+            _("{path}: sheet {sheet} holds no cells (a chart sheet?)").format(
+                path=path, sheet=sheet or _("(active)")
+            )
+        )
     return workbook, worksheet
 
 
@@ -356,6 +403,7 @@ class Progress:
         assert self.stream is not None
         share = min(1.0, self.done / self.total)
         bar = "#" * int(share * 30)
-        self.stream.write(f"\r{self.label} [{bar:<30}] {self.done:,}/{self.total:,} rows "
-                          f"{share:4.0%}")  # fmt: skip
+        rows = _("{done}/{total} rows").format(done=i18n.number(self.done),
+                                               total=i18n.number(self.total))  # fmt: skip
+        self.stream.write(f"\r{self.label} [{bar:<30}] {rows} {i18n.percent(share, 0):>4}")
         self.stream.flush()

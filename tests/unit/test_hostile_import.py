@@ -19,6 +19,11 @@ from tests.conftest import SHARED, require
 HEADER = '<row r="1"><c r="A1" t="inlineStr"><is><t>nomor tps</t></is></c></row>'
 
 
+# These tests read the messages in English (the catalogue's keys); test_import_messages.py
+# reads them in Bahasa Indonesia, as the command prints them by default.
+pytestmark = pytest.mark.usefixtures("english")
+
+
 def _row(number: int, *cells: tuple[str, str]) -> str:
     inner = "".join(f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>' for ref, text in cells)
     return f'<row r="{number}">{inner}</row>'

@@ -18,6 +18,11 @@ from tests.conftest import REPO, SHARED, require
 AREAS = SHARED / "data" / "idn-area"
 
 
+# These tests read the messages in English (the catalogue's keys); test_import_messages.py
+# reads them in Bahasa Indonesia, as the command prints them by default.
+pytestmark = pytest.mark.usefixtures("english")
+
+
 @pytest.fixture(autouse=True)
 def _area_data() -> None:
     """Every import checks places against the area data: say so when it is not there."""
@@ -143,7 +148,7 @@ def test_rows_that_cannot_be_used_are_named_by_row_and_nothing_is_written(
         if reason is not None:
             assert f"row not used: {sheet}:{row}: " in err and reason in err, (row, err)
     assert f"{sheet}:2:" not in err  # the good row has nothing said about it
-    assert "nothing written: 7 row(s) cannot be used" in err
+    assert "nothing written: 7 rows cannot be used" in err
     assert sorted(p.name for p in out.iterdir()) == ["keep.yaml"]  # no staging dir left either
 
     assert run_import(sheet, None, AREAS, out, skip_invalid=True) == 0
@@ -164,11 +169,11 @@ def test_misspelt_places_are_warnings_with_the_closest_match(
     sheet = write_csv(tmp_path / "tps.csv", TPS_HEADER, rows)
     assert run_import(sheet, None, AREAS, tmp_path / "targets") == 0
     err = capsys.readouterr().err
-    assert (f"warning: {sheet}:2: desa/kelurahan 'Kawall' differs from 'Kawal', the name of "
+    assert (f"note: {sheet}:2: desa/kelurahan 'Kawall' differs from 'Kawal', the name of "
             "21.01.04.1005 in the area data: using 'Kawal'") in err  # fmt: skip
-    assert (f"warning: {sheet}:3: desa/kelurahan 'Malang Rapatt' is not in the area data in "
+    assert (f"note: {sheet}:3: desa/kelurahan 'Malang Rapatt' is not in the area data in "
             "Gunung Kijang: using the closest, 'Malang Rapat' (21.01.04.2002)") in err  # fmt: skip
-    assert f"warning: {sheet}: columns not used: 'Keterangan'" in err
+    assert f"note: {sheet}: column 'Keterangan' is not used" in err
     assert "KAB. BINTAN" not in err  # the same regency, written another way, is no mistake
     _config, inventory = load(None, [tmp_path / "targets"])
     assert set(inventory.sites) == {"tps-21.01.04.1005-001", "tps-21.01.04.2002-002"}
@@ -282,10 +287,10 @@ def test_the_command_needs_the_area_data(
     monkeypatch.delenv("TPS_AREAS", raising=False)
     sheet = write_csv(tmp_path / "tps.csv", ["kode wilayah", "nomor tps"], [["2101041005", "1"]])
     assert main(["import", str(sheet), "--out", str(tmp_path / "t")]) == 64
-    assert "berikan --areas FOLDER" in capsys.readouterr().err
+    assert "give --areas DIR" in capsys.readouterr().err
     out = tmp_path / "t"
     assert main(["import", str(sheet), "--areas", str(AREAS), "--out", str(out)]) == 0
-    assert "1 rows read; wrote 1 file(s)" in capsys.readouterr().out
+    assert "1 rows read; wrote 1 files" in capsys.readouterr().out
     assert main(["import", str(sheet), "--areas", str(AREAS), "--out", str(out), "--dry-run"]) == 0
     assert "would write 1 TPS" in capsys.readouterr().out
 
