@@ -113,8 +113,11 @@ def stat(title: str, expr: str, **kw: Any) -> Json:
     return panel("stat", title, [target(expr, instant=True)], options=options, **kw)
 
 
-def variable(name: str, label: str, query: str, *, include_all: bool = False) -> Json:
-    """Return a query variable on the provisioned datasource."""
+def variable(
+    name: str, label: str, query: str, *, include_all: bool = False, regex: str = ""
+) -> Json:
+    """Return a query variable on the provisioned datasource; `regex` may pick a value and the
+    text shown for it from each result (named groups `value` and `text`)."""
     return {
         "type": "query",
         "name": name,
@@ -126,7 +129,14 @@ def variable(name: str, label: str, query: str, *, include_all: bool = False) ->
         "multi": False,
         "sort": 1,
         **({"allValue": ".*"} if include_all else {}),
+        **({"regex": regex} if regex else {}),
     }
+
+
+def textbox(name: str, label: str, *, description: str = "") -> Json:
+    """Return a free-text variable, empty by default."""
+    return {"type": "textbox", "name": name, "label": label, "description": description,
+            "query": "", "current": {"text": "", "value": ""}, "hide": 0}  # fmt: skip
 
 
 def dashboard(
@@ -167,31 +177,56 @@ def regency_link(title: str = "Drill down to ${__data.fields.regency}") -> Json:
     return {"title": title, "url": url}
 
 
+def province_sum(record: str) -> str:
+    """Return a province record summed over the provinces picked (all: the nation)."""
+    return f'sum({record}{{province=~"$province"}})'
+
+
+# The map's colours: a blank spot is a known gap, not an outage, so it has its own colour.
+STATUS_COLOURS = steps(("red", None), ("green", 1), ("purple", 2))
+STATUS_NAMES = [{"type": "value", "options": {
+    "0": {"text": "mati / down", "color": "red"},
+    "1": {"text": "normal / up", "color": "green"},
+    "2": {"text": "blank spot", "color": "purple"},
+}}]  # fmt: skip
+
+
 def overview() -> Json:
-    """Return the national / province wall-screen dashboard."""
+    """Return the national / province wall-screen dashboard; every figure follows $province."""
     lay = Layout()
     province = 'province=~"$province"'
+    ready = province_sum("province:tps_sites_ready:count")
+    total = province_sum("province:tps_sites:count")
+    degraded = f"sum(regency:tps_sites_degraded:count{{{province}}})"
     panels = [
         lay.place(
             stat(
-                "Kesiapan nasional / national readiness",
-                "nation:tps_readiness:ratio",
+                "Siap / ready",
+                f"{ready} / {total}",
                 unit="percentunit",
                 thresholds=GOOD_HIGH,
-                description="Share of all TPS up and adequately connected.",
+                description="Siap: the share of TPS up (the figure Diskominfo reports), in the "
+                "provinces picked.",
             ),
             6,
             5,
         ),
         lay.place(
-            stat("TPS", "nation:tps_sites:count", unit="none", thresholds=steps(("blue", None))),
-            4,
+            stat(
+                "Bisa kirim / can send",
+                f"({ready} + {degraded}) / {total}",
+                unit="percentunit",
+                thresholds=GOOD_HIGH,
+                description="Bisa kirim: the share of TPS up or degraded (slow but sending).",
+            ),
+            5,
             5,
         ),
+        lay.place(stat("TPS", total, unit="none", thresholds=steps(("blue", None))), 4, 5),
         lay.place(
             stat(
-                "TPS tidak terhubung / down",
-                "nation:tps_sites_down:count",
+                "TPS mati / down",
+                province_sum("province:tps_sites_down:count"),
                 unit="none",
                 thresholds=steps(("green", None), ("red", 1)),
             ),
@@ -201,9 +236,9 @@ def overview() -> Json:
         lay.place(
             stat(
                 "Blank spot",
-                "nation:tps_sites_blank_spot:count",
+                province_sum("province:tps_sites_blank_spot:count"),
                 unit="none",
-                thresholds=steps(("green", None), ("orange", 1)),
+                thresholds=steps(("purple", None)),
             ),
             4,
             5,
@@ -221,13 +256,44 @@ def overview() -> Json:
                 },
                 description="Election phase in each time zone (WIB, WITA, WIT).",
             ),
-            5,
-            5,
+            4,
+            7,
+        ),
+        lay.place(
+            panel(
+                "timeseries",
+                "TPS mati / TPS down (tren / trend)",
+                [target(province_sum("province:tps_sites_down:count"), "mati / down")],
+                unit="none",
+                thresholds=steps(("green", None), ("red", 1)),
+                field={"color": {"mode": "fixed", "fixedColor": "red"}, "min": 0},
+                description="TPS down in the provinces picked, over the dashboard's time range.",
+            ),
+            10,
+            7,
+        ),
+        lay.place(
+            panel(
+                "timeseries",
+                "Siap / ready (tren / trend)",
+                [target(f"{ready} / {total}", "siap / ready")],
+                unit="percentunit",
+                thresholds=GOOD_HIGH,
+                field={
+                    "color": {"mode": "fixed", "fixedColor": "green"},
+                    "min": 0,
+                    "max": 1,
+                    "custom": {"thresholdsStyle": {"mode": "line"}},
+                },
+                description="The share of TPS up over time; the line is the readiness target.",
+            ),
+            10,
+            7,
         ),
         lay.place(
             panel(
                 "bargauge",
-                "Kesiapan per provinsi / readiness per province",
+                "Siap per provinsi / ready per province",
                 [
                     target(
                         f"province:tps_readiness:ratio{{{province}}}", "{{province}}", instant=True
@@ -258,55 +324,26 @@ def overview() -> Json:
                         "id": "organize",
                         "options": {
                             "excludeByName": {"Time": True, "timezone": True},
-                            "renameByName": {"Value": "readiness"},
+                            "renameByName": {"Value": "siap / ready"},
                         },
                     }
                 ],
-                options={"sortBy": [{"displayName": "readiness", "desc": False}]},
+                options={"sortBy": [{"displayName": "siap / ready", "desc": False}]},
             ),
             12,
             10,
         ),
-        lay.place(
-            panel(
-                "geomap",
-                "Peta TPS / map of TPS",
-                [
-                    target(
-                        "tps_site_up * on (site) group_left (name, province, regency, village, "
-                        f"latitude, "
-                        f"longitude) tps_site_info{{{province}}}",
-                        table=True,
-                    )
-                ],
-                thresholds=steps(("red", None), ("green", 1)),
-                options={
-                    "view": {"id": "fit"},
-                    "controls": {"showZoom": True},
-                    "layers": [
-                        {
-                            "type": "markers",
-                            "name": "TPS",
-                            "location": {
-                                "mode": "coords",
-                                "latitude": "latitude",
-                                "longitude": "longitude",
-                            },
-                            "config": {
-                                "size": {"fixed": 4},
-                                "color": {"field": "Value", "fixed": "green"},
-                            },
-                        }
-                    ],
-                },
-                description="Green: TPS up or degraded; red: down, blank spot or no data yet.",
-            ),
-            24,
-            14,
-        ),
+        lay.place(tps_map(province), 24, 14),
     ]
     variables = [
-        variable("province", "Provinsi", "label_values(tps_site_info, province)", include_all=True)
+        variable("province", "Provinsi", "label_values(tps_site_info, province)", include_all=True),
+        textbox(
+            "tiles",
+            "Peta dasar / basemap tiles",
+            description="An XYZ tile URL of a map server the war room can reach, e.g. "
+            "http://tiles.local/{z}/{x}/{y}.png; empty: no tiles are fetched "
+            "(offline), only the coastlines Grafana carries",
+        ),
     ]
     return dashboard(
         "tps-overview",
@@ -314,6 +351,51 @@ def overview() -> Json:
         "How many TPS can send their results now, per province.",
         panels,
         variables,
+    )
+
+
+def tps_map(province: str) -> Json:
+    """Return the map of TPS: up green, down red, blank spots purple; tiles only if given."""
+    # 2 for a blank spot, else 1 up (or degraded) and 0 down or without data.
+    status = ('(2 * max by (site) (tps_site_status{status="blank_spot"}) '
+              "or max by (site) (tps_site_up))")  # fmt: skip
+    expr = (f"{status} * on (site) group_left (name, province, regency, village, latitude, "
+            f"longitude) tps_site_info{{{province}}}")  # fmt: skip
+    return panel(
+        "geomap",
+        "Peta TPS / map of TPS",
+        [target(expr, table=True)],
+        thresholds=STATUS_COLOURS,
+        field={"mappings": STATUS_NAMES},
+        options={
+            "view": {"id": "fit"},
+            "controls": {"showZoom": True},
+            # No tiles from the internet: the war room's own tile server if one is given.
+            "basemap": {"type": "xyz", "name": "Peta dasar", "config": {"url": "$tiles"}},
+            "layers": [
+                {
+                    "type": "geojson",
+                    "name": "Garis pantai / coastlines",
+                    # Bundled with Grafana: drawn without any network.
+                    "config": {"src": "public/maps/countries.geojson"},
+                },
+                {
+                    "type": "markers",
+                    "name": "TPS",
+                    "location": {
+                        "mode": "coords",
+                        "latitude": "latitude",
+                        "longitude": "longitude",
+                    },
+                    "config": {
+                        "size": {"fixed": 4},
+                        "color": {"field": "Value", "fixed": "green"},
+                    },
+                },
+            ],
+        },
+        description="Green: TPS up or degraded; red: down or no data yet; purple: blank spot "
+        "(no device connects it, a known gap).",
     )
 
 
@@ -325,14 +407,14 @@ def regency() -> Json:
     site_link = {
         "title": "TPS ${__data.fields.name}",
         "url": (
-            "/d/tps-device/tps-device?${__url_time_range}&var-site=${__data.fields.site}"
-            "&var-device=${__data.fields.device}"
+            "/d/tps-device/tps-device?${__url_time_range}&var-regency=$regency"
+            "&var-site=${__data.fields.site}&var-device=${__data.fields.device}"
         ),
     }
     panels = [
         lay.place(
             stat(
-                "Kesiapan / readiness",
+                "Siap / ready",
                 f"regency:tps_readiness:ratio{{{where}}}",
                 unit="percentunit",
                 thresholds=GOOD_HIGH,
@@ -352,7 +434,7 @@ def regency() -> Json:
         ),
         lay.place(
             stat(
-                "Tidak terhubung / down",
+                "TPS mati / down",
                 f"regency:tps_sites_down:count{{{where}}}",
                 unit="none",
                 thresholds=steps(("green", None), ("red", 1)),
@@ -365,7 +447,7 @@ def regency() -> Json:
                 "Blank spot",
                 f"regency:tps_sites_blank_spot:count{{{where}}}",
                 unit="none",
-                thresholds=steps(("green", None), ("orange", 1)),
+                thresholds=steps(("purple", None)),
             ),
             6,
             5,
@@ -412,10 +494,13 @@ def regency() -> Json:
         lay.place(
             panel(
                 "state-timeline",
-                "Status TPS / TPS over time",
+                "Status TPS / TPS over time (berubah atau mati / changed or down)",
                 [
                     target(
-                        f"tps_site_up * on (site) group_left (name) tps_site_info{{{sites}}}",
+                        f"tps_site_up * on (site) group_left (name) tps_site_info{{{sites}}}"
+                        # Only TPS that changed in the range or are down now: a regency's 875
+                        # rows of steady green would bury the ones that matter.
+                        " and on (site) (changes(tps_site_up[$__range]) > 0 or tps_site_up == 0)",
                         "{{name}}",
                     )
                 ],
@@ -424,12 +509,13 @@ def regency() -> Json:
                         {
                             "type": "value",
                             "options": {
-                                "0": {"text": "down", "color": "red"},
-                                "1": {"text": "up", "color": "green"},
+                                "0": {"text": "mati / down", "color": "red"},
+                                "1": {"text": "normal / up", "color": "green"},
                             },
                         }
                     ]
                 },
+                description="TPS whose state changed in the time range, or that are down now.",
                 options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8},
             ),
             24,
@@ -702,8 +788,22 @@ def device() -> Json:
         ),
     ]
     variables = [
-        variable("site", "TPS", "label_values(tps_site_info, site)"),
-        variable("device", "Perangkat / device", "label_values(tps_device_info, device)"),
+        variable("regency", "Kabupaten/kota", "label_values(tps_site_info, regency)"),
+        # Names, not ids: the TPS's name shown, its id the value the panels use.
+        variable(
+            "site",
+            "TPS",
+            'query_result(tps_site_info{regency="$regency"})',
+            regex=r'/name="(?<text>[^"]*)".*site="(?<value>[^"]+)"/',
+        ),
+        # The devices of the TPS picked (its way out and its power), by name.
+        variable(
+            "device",
+            "Perangkat / device",
+            'query_result(tps_device_info and on (device) ({__name__=~"tps_site_device_info|'
+            'tps_site_power_device_info", site="$site"}))',
+            regex=r'/device="(?<value>[^"]+)"(?:.*name="(?<text>[^"]+)")?/',
+        ),
     ]
     return dashboard(
         "tps-device",

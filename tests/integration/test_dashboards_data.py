@@ -53,7 +53,8 @@ def lab(port: int, silent: str) -> str:
 def widen(expr: str) -> str:
     """Fill in Grafana's variables: any value of a dashboard variable, fixed built-ins."""
     expr = re.sub(r'=~?"\$\{?[a-z_]+\}?"', '=~".+"', expr)
-    return expr.replace("$__rate_interval", "1m").replace("$__interval", "15s")
+    expr = expr.replace("$__rate_interval", "1m").replace("$__interval", "15s")
+    return expr.replace("$__range", "1h")
 
 
 def queries() -> list[tuple[str, str, str]]:
@@ -64,7 +65,30 @@ def queries() -> list[tuple[str, str, str]]:
             for t in panel["targets"]:
                 out.append((path.stem, panel["title"], t["expr"]))
         for var in dashboard["templating"]["list"]:
-            out.append((path.stem, f"variable {var['name']}", var["query"]["query"]))
+            if var["type"] == "query":  # a textbox (the map's tile server) asks nothing
+                out.append((path.stem, f"variable {var['name']}", var["query"]["query"]))
+    return out
+
+
+def named_values(prom: Prometheus) -> dict[str, list[tuple[str, str]]]:
+    """Return (text, value) of each query_result variable, as Grafana's regex picks them from
+    the series it lists (`name{label="value", ...}`, labels in Prometheus's order)."""
+    out = {}
+    dashboard = json.loads((REPO / "grafana" / "dashboards" / "device.json").read_text())
+    for var in dashboard["templating"]["list"]:
+        if not var.get("regex"):
+            continue
+        expr = var["query"]["query"].removeprefix("query_result(")[:-1]
+        pattern = re.compile(var["regex"].strip("/").replace("(?<", "(?P<"))
+        rows = []
+        for series in prom.query(widen(expr)):
+            labels = dict(series["metric"])
+            name = labels.pop("__name__", "")
+            line = name + "{" + ", ".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+            found = pattern.search(line)
+            assert found, (var["name"], line)
+            rows.append((found["text"] or found["value"], found["value"]))  # no name: the id
+        out[var["name"]] = rows
     return out
 
 
@@ -112,11 +136,17 @@ def test_every_panel_and_variable_query_returns_data(tmp_path: Path) -> None:
                 for dashboard, title, expr in queries():
                     if expr.startswith("label_values("):
                         found = bool(label_values(prom, expr))
+                    elif expr.startswith("query_result("):
+                        found = bool(prom.query(widen(expr.removeprefix("query_result(")[:-1])))
                     else:
                         found = bool(prom.query(widen(expr)))
                     if not found:
                         empty.append(f"{dashboard}: {title}: {expr}")
+                named = named_values(prom)
             finally:
                 prom.stop()
     assert empty == []
     assert len(queries()) > 40
+    # The TPS and devices are offered by name: Grafana's regex finds a name and an id in each.
+    assert named["site"] and all(text.startswith("TPS ") for text, _ in named["site"])
+    assert named["device"] and all(value for _, value in named["device"])

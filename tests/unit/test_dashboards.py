@@ -17,7 +17,8 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 from tests.conftest import REPO
 
 GRAFANA = REPO / "grafana"
-FILES = sorted((GRAFANA / "dashboards").glob("*.json"))
+DASHBOARDS = GRAFANA / "dashboards"
+FILES = sorted(DASHBOARDS.glob("*.json"))
 BUILTIN = {"__rate_interval", "__interval", "__range", "__url_time_range", "__data", "__all"}
 
 
@@ -86,7 +87,7 @@ def test_everything_uses_the_provisioned_datasource(path: Path) -> None:
     dashboard = load(path)
     refs = [p["datasource"] for p in panels(dashboard)]
     refs += [t["datasource"] for p in panels(dashboard) for t in p["targets"]]
-    refs += [v["datasource"] for v in dashboard["templating"]["list"]]
+    refs += [v["datasource"] for v in dashboard["templating"]["list"] if v["type"] == "query"]
     assert refs and all(ref == {"type": "prometheus", "uid": uid} for ref in refs)
 
 
@@ -100,7 +101,8 @@ def test_no_dangling_variables(path: Path) -> None:
     # Chained variables only refer to variables defined before them.
     seen: set[str] = set()
     for var in dashboard["templating"]["list"]:
-        refs = set(re.findall(r"\$([A-Za-z_]+)", var["query"]["query"]))
+        query = var["query"]["query"] if var["type"] == "query" else var["query"]
+        refs = set(re.findall(r"\$([A-Za-z_]+)", query))
         assert refs <= seen, f"{var['name']} uses {refs - seen} before they are defined"
         seen.add(var["name"])
 
@@ -140,3 +142,48 @@ def test_thresholds_are_the_alert_thresholds() -> None:
     assert f"tps_radio_rsrp_dbm < {module.WEAK_RSRP}" in rules
     assert f"tps_ups_battery_runtime_seconds < {module.LOW_RUNTIME}" in rules
     assert f"tps_ups_battery_charge_ratio < {module.LOW_CHARGE}" in rules
+
+
+def test_the_wall_screen_follows_the_province_and_shows_the_trend() -> None:
+    overview = load(DASHBOARDS / "overview.json")
+    figures = [p for p in panels(overview) if p["type"] in ("stat", "timeseries", "bargauge")
+               and p["title"] != "Fase / phase"]  # fmt: skip
+    assert figures
+    for p in figures:  # picking a province changes every figure, not only the map and tables
+        assert all('province=~"$province"' in t["expr"] for t in p["targets"]), p["title"]
+    trends = [p["title"] for p in panels(overview) if p["type"] == "timeseries"]
+    assert trends == ["TPS mati / TPS down (tren / trend)", "Siap / ready (tren / trend)"]
+    titles = [p["title"] for p in panels(overview)]
+    assert titles[:2] == ["Siap / ready", "Bisa kirim / can send"]  # one name per figure
+
+
+def test_the_map_gives_blank_spots_their_own_colour_and_fetches_no_tiles_itself() -> None:
+    geomap = next(p for p in panels(load(DASHBOARDS / "overview.json")) if p["type"] == "geomap")
+    steps = {
+        s["value"]: s["color"] for s in geomap["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    }
+    assert steps == {None: "red", 1: "green", 2: "purple"}
+    assert 'status="blank_spot"' in geomap["targets"][0]["expr"]
+    assert geomap["options"]["basemap"] == {"type": "xyz", "name": "Peta dasar",
+                                            "config": {"url": "$tiles"}}  # fmt: skip
+    assert "http" not in json.dumps(geomap["options"])  # nothing from the internet by default
+    tiles = next(v for v in load(DASHBOARDS / "overview.json")["templating"]["list"]
+                 if v["name"] == "tiles")  # fmt: skip
+    assert tiles["type"] == "textbox" and tiles["query"] == ""
+
+
+def test_the_regency_timeline_shows_only_tps_that_changed_or_are_down() -> None:
+    timeline = next(p for p in panels(load(DASHBOARDS / "regency.json"))
+                    if p["type"] == "state-timeline")  # fmt: skip
+    assert (
+        "changes(tps_site_up[$__range]) > 0 or tps_site_up == 0" in timeline["targets"][0]["expr"]
+    )
+
+
+def test_variables_show_names_and_the_device_follows_the_tps() -> None:
+    variables = {v["name"]: v for v in load(DASHBOARDS / "device.json")["templating"]["list"]}
+    assert list(variables) == ["regency", "site", "device"]
+    assert "(?<text>" in variables["site"]["regex"] and "(?<value>" in variables["site"]["regex"]
+    assert "$regency" in variables["site"]["query"]["query"]
+    assert 'site="$site"' in variables["device"]["query"]["query"]
+    assert "(?<text>" in variables["device"]["regex"]
