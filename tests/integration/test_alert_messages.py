@@ -225,11 +225,12 @@ def test_a_bts_and_a_regency_name_what_is_down(chain: tuple[Alertmanager, Telegr
                    "regency_code": "21.02", "timezone": "Asia/Jakarta", "zone": "WIB",
                    "phase": "voting", "rehearsal": "true"},
         "annotations": {"down": "40", "connectable": "52", "percent": "76.92%",
+                        "percent_id": "76,92%",
                         "devices": "BTS Tanjung Balai Karimun (bts-21-02-01, BAKTI): 30 TPS",
                         "runbook": "tpsregencyoutage", "since": "10.01 WIB, 27/11"},
     }  # fmt: skip
     lines = post_and_read(chain, regency, "#area=21.02")
-    assert lines[0] == "🔴 KRITIS · Gangguan wilayah: 40 dari 52 TPS mati (76.92%)"
+    assert lines[0] == "🔴 KRITIS · Gangguan wilayah: 40 dari 52 TPS mati (76,92%)"
     assert "Perangkat bermasalah: BTS Tanjung Balai Karimun (bts-21-02-01, BAKTI): 30 TPS" in lines
     assert "Fase: pemungutan suara · SIMULASI" in lines
 
