@@ -64,7 +64,11 @@ EXIT_CONFIG, EXIT_PERMISSION, EXIT_USAGE = 1, 2, 64
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the chosen command."""
     given = list(sys.argv[1:] if argv is None else argv)
-    i18n.set_language(i18n.from_argv(given))
+    with i18n.language(i18n.from_argv(given)):
+        return _main(given)
+
+
+def _main(given: list[str]) -> int:
     args = build_parser().parse_args(given)
     logs.setup(args.log_level, args.log_format)
     source = _source(args)

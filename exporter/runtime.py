@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from exporter import i18n
 from exporter.inventory.load import load
 from exporter.inventory.model import Check, Config, Device, Inventory
 from exporter.inventory.nodes import ConfigLoadError
@@ -59,7 +60,14 @@ class Source:
         """
         context = multiprocessing.get_context("spawn")  # no fork of a process with threads
         with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-            return pool.submit(self.load).result()
+            # A spawned child starts afresh: its errors must be in the language of this run.
+            return pool.submit(_load_in, self, i18n.current()).result()
+
+
+def _load_in(source: Source, language: str) -> tuple[Config, Inventory]:
+    """Load `source` with messages in `language` (the child process's entry point)."""
+    i18n.set_language(language)
+    return source.load()
 
 
 def release_memory() -> None:

@@ -24,6 +24,7 @@ from typing import TypeVar
 
 from yaml.nodes import Node
 
+from exporter.i18n import _
 from exporter.inventory.nodes import (
     ConfigError,
     ConfigLoadError,
@@ -96,8 +97,14 @@ def _read(r: Reader, node: Node, path: Path) -> WebConfig:
             where = f"basic_auth_users.{user}"
             text = r.string(hash_node, where)
             if text is not None and not _is_bcrypt(text):
-                r.error(hash_node, where, "must be a bcrypt hash ($2y$, $2b$ or $2a$), "
-                                          "e.g. from `htpasswd -nBC 10 USER`")  # fmt: skip
+                r.error(
+                    hash_node,
+                    where,
+                    _(
+                        "must be a bcrypt hash ($2y$, $2b$ or $2a$), e.g. from "
+                        "`htpasswd -nBC 10 USER`"
+                    ),
+                )
             elif text is not None:
                 users[user] = text.encode()
     headers: list[tuple[str, str]] = []
@@ -110,11 +117,14 @@ def _read(r: Reader, node: Node, path: Path) -> WebConfig:
                 where = f"http_server_config.headers.{name}"
                 value = r.string(value_node, where)
                 if not _HEADER_NAME.fullmatch(name):
-                    r.error(value_node, where, "a header name is letters, digits and - only")
+                    r.error(value_node, where, _("a header name is letters, digits and - only"))
                 elif value is not None and not _HEADER_VALUE.fullmatch(value):
                     # A CR or LF would end the header early: every answer would fail.
-                    r.error(value_node, where, "a header value is one line of printable "
-                                               "characters, with no CR or LF")  # fmt: skip
+                    r.error(
+                        value_node,
+                        where,
+                        _("a header value is one line of printable characters, with no CR or LF"),
+                    )
                 elif value is not None:
                     headers.append((name, value))
     return WebConfig(tls, users, tuple(headers), path)
@@ -132,7 +142,7 @@ def _tls(r: Reader, node: Node, base: Path) -> TlsSettings | None:
             return None
         found = base / text
         if not found.is_file():
-            r.error(tls[key], f"{where}.{key}", f"no such file: {found}")
+            r.error(tls[key], f"{where}.{key}", _("no such file: {found}").format(found=found))
             return None
         return found
 
@@ -140,8 +150,11 @@ def _tls(r: Reader, node: Node, base: Path) -> TlsSettings | None:
     ca = file("client_ca_file") if "client_ca_file" in tls else None
     auth = _pick(r, tls, "client_auth_type", _CLIENT_AUTH, ssl.CERT_NONE)
     if auth is not ssl.CERT_NONE and "client_ca_file" not in tls:
-        r.error(tls["client_auth_type"], f"{where}.client_auth_type",
-                "verifying client certificates needs client_ca_file")  # fmt: skip
+        r.error(
+            tls["client_auth_type"],
+            f"{where}.client_auth_type",
+            _("verifying client certificates needs client_ca_file"),
+        )
     low = _pick(r, tls, "min_version", _VERSIONS, ssl.TLSVersion.TLSv1_2)
     high: ssl.TLSVersion | None = _pick(r, tls, "max_version", dict(_VERSIONS), None)
     if cert is None or key is None:
@@ -150,7 +163,9 @@ def _tls(r: Reader, node: Node, base: Path) -> TlsSettings | None:
     try:
         server_context(settings)
     except (ssl.SSLError, OSError, ValueError) as exc:
-        r.error(tls["cert_file"], where, f"cannot use this certificate and key: {exc}")
+        r.error(
+            tls["cert_file"], where, _("cannot use this certificate and key: {exc}").format(exc=exc)
+        )
         return None
     return settings
 
@@ -163,8 +178,11 @@ def _pick(r: Reader, mapping: dict[str, Node], key: str, choices: Mapping[str, T
     if text is None:
         return default
     if text not in choices:
-        r.error(mapping[key], f"tls_server_config.{key}",
-                f"must be one of {', '.join(choices)}, not {text!r}")  # fmt: skip
+        r.error(
+            mapping[key],
+            f"tls_server_config.{key}",
+            _("must be one of {values}, not {text!r}").format(values=", ".join(choices), text=text),
+        )
         return default
     return choices[text]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from exporter.i18n import _
 from exporter.inventory.model import ElectionCalendar, ElectionDay
 from exporter.inventory.nodes import Node, Reader, join
 
@@ -20,7 +21,13 @@ def read_calendar(r: Reader, node: Node) -> ElectionCalendar:
     seen: dict[dt.date, str] = {}
     for day in days:
         if day.date in seen:
-            r.error(node, "election", f"{day.date} is listed twice ({seen[day.date]}, {day.name})")
+            r.error(
+                node,
+                "election",
+                _("{date} is listed twice ({seen}, {name})").format(
+                    date=day.date, seen=seen[day.date], name=day.name
+                ),
+            )
         seen[day.date] = day.name
     run_up = _whole_days(r, m, "run_up", base.run_up_days)
     recap = _whole_days(r, m, "recap", base.recap_days)
@@ -31,12 +38,12 @@ def read_calendar(r: Reader, node: Node) -> ElectionCalendar:
         start = _clock(r, hours.get("start"), "election.voting_hours.start") or start
         end = _clock(r, hours.get("end"), "election.voting_hours.end") or end
         if start >= end:
-            r.error(m["voting_hours"], "election.voting_hours", "start must be before end")
+            r.error(m["voting_hours"], "election.voting_hours", _("start must be before end"))
     counting_end = None
     if "counting_until" in m:
         counting_end = _clock(r, m["counting_until"], "election.counting_until")
         if counting_end is not None and counting_end <= end:
-            r.error(m["counting_until"], "election.counting_until", "must be after voting ends")
+            r.error(m["counting_until"], "election.counting_until", _("must be after voting ends"))
     return ElectionCalendar(tuple(sorted(days, key=lambda d: d.date)), run_up, recap,
                             start, end, counting_end)  # fmt: skip
 
@@ -58,7 +65,9 @@ def _days(r: Reader, m: dict[str, Node], key: str, *, rehearsal: bool) -> list[E
             date = dt.date.fromisoformat(text or "")
         except ValueError:
             r.error(
-                day["date"], join(path, "date"), f"must be a date like 2024-02-14, not {text!r}"
+                day["date"],
+                join(path, "date"),
+                _("must be a date like 2024-02-14, not {text!r}").format(text=text),
             )
             continue
         if name is not None:
@@ -73,7 +82,7 @@ def _whole_days(r: Reader, m: dict[str, Node], key: str, default: int) -> int:
     if seconds is None:
         return default
     if seconds % 86400:
-        r.error(m[key], join("election", key), "must be whole days, like 14d")
+        r.error(m[key], join("election", key), _("must be whole days, like 14d"))
     return int(seconds // 86400)
 
 
@@ -87,5 +96,5 @@ def _clock(r: Reader, node: Node | None, path: str) -> dt.time | None:
     try:
         return dt.time.fromisoformat(text or "")
     except ValueError:
-        r.error(node, path, f"must be a time like 07:00, not {text!r}")
+        r.error(node, path, _("must be a time like 07:00, not {text!r}").format(text=text))
         return None

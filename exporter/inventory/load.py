@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import os
 import re
@@ -11,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exporter.i18n import _
 from exporter.inventory import areas
 from exporter.inventory.election import read_calendar
 from exporter.inventory.model import (
@@ -213,15 +215,26 @@ def _icmp(r: Reader, node: Node, path: str, base: IcmpSettings) -> IcmpSettings:
         r.error(
             m["voting_interval"],
             join(path, "voting_interval"),
-            f"a poll takes up to (count-1) x spacing + timeout = {settings.busy_time:g}s, "
-            f"which must be shorter than voting_interval ({settings.voting_interval:g}s)",
+            _(
+                "a poll takes up to (count-1) x spacing + timeout = "
+                "{busy_time}s, which must be shorter than "
+                "voting_interval ({voting_interval}s)"
+            ).format(
+                busy_time=format(settings.busy_time, "g"),
+                voting_interval=format(settings.voting_interval, "g"),
+            ),
         )
     if settings.busy_time >= settings.interval:
         r.error(
             node,
             path,
-            f"a poll takes up to (count-1) x spacing + timeout = {settings.busy_time:g}s, "
-            f"which must be shorter than interval ({settings.interval:g}s)",
+            _(
+                "a poll takes up to (count-1) x spacing + timeout = "
+                "{busy_time}s, which must be shorter than interval "
+                "({interval}s)"
+            ).format(
+                busy_time=format(settings.busy_time, "g"), interval=format(settings.interval, "g")
+            ),
         )
     return settings
 
@@ -270,8 +283,15 @@ def inventory_files(targets: Sequence[Path], errors: list[ConfigError]) -> list[
         if target.is_dir():
             found = _directory_files(target, errors)
             if not found:
-                errors.append(ConfigError(str(target), 0, 0, "", "no inventory files (*.yaml, "
-                                          "*.yml) in this directory"))  # fmt: skip
+                errors.append(
+                    ConfigError(
+                        str(target),
+                        0,
+                        0,
+                        "",
+                        _("no inventory files (*.yaml, *.yml) in this directory"),
+                    )
+                )
             files.extend(found)
         else:
             _take_file(target, files, errors, "no such file or directory")
@@ -283,7 +303,7 @@ def _take_file(path: Path, files: list[Path], errors: list[ConfigError], otherwi
     if path.is_file():
         files.append(path)
     elif path.is_symlink():
-        errors.append(ConfigError(str(path), 0, 0, "", "a link to nothing (dangling)"))
+        errors.append(ConfigError(str(path), 0, 0, "", _("a link to nothing (dangling)")))
     else:
         errors.append(ConfigError(str(path), 0, 0, "", otherwise))
 
@@ -293,7 +313,15 @@ def _directory_files(top: Path, errors: list[ConfigError]) -> list[Path]:
 
     def unreadable(exc: OSError) -> None:
         where = exc.filename or str(top)
-        errors.append(ConfigError(str(where), 0, 0, "", f"cannot read directory: {exc.strerror}"))
+        errors.append(
+            ConfigError(
+                str(where),
+                0,
+                0,
+                "",
+                _("cannot read directory: {strerror}").format(strerror=exc.strerror),
+            )
+        )
 
     found: list[Path] = []
     for root, dirs, names in os.walk(top, onerror=unreadable, followlinks=True):
@@ -334,7 +362,11 @@ def _unique(
 ) -> bool:
     first = seen.get(obj.id)
     if first is not None:
-        r.error(node, join(path, "id"), f"duplicate id {obj.id!r} (first at {first.origin})")
+        r.error(
+            node,
+            join(path, "id"),
+            _("duplicate id {id!r} (first at {origin})").format(id=obj.id, origin=first.origin),
+        )
     return first is None
 
 
@@ -362,9 +394,9 @@ def _device(r: Reader, node: Node, path: str, merge: _Merge) -> Device | None:
     default_checks = {Check.ICMP, Check.SNMP} if "snmp" in m else {Check.ICMP}
     checks = _checks(r, m["checks"], join(path, "checks")) if "checks" in m else default_checks
     if Check.SNMP in checks and "snmp" not in m:
-        r.error(m["checks"], join(path, "checks"), "the snmp check needs an snmp: block")
+        r.error(m["checks"], join(path, "checks"), _("the snmp check needs an snmp: block"))
     if Check.SNMP not in checks and "snmp" in m:
-        r.error(m["snmp"], join(path, "snmp"), "set, but checks does not include snmp")
+        r.error(m["snmp"], join(path, "snmp"), _("set, but checks does not include snmp"))
     icmp = _icmp(r, m["icmp"], join(path, "icmp"), config.icmp) if "icmp" in m else config.icmp
     state = config.state
     if "down_after" in m and (n := r.integer(m["down_after"], join(path, "down_after"), 1, 100)):
@@ -392,7 +424,7 @@ def _device(r: Reader, node: Node, path: str, merge: _Merge) -> Device | None:
 def _checks(r: Reader, node: Node, path: str) -> set[Check]:
     items = r.sequence(node, path)
     if items == []:
-        r.error(node, path, "must name at least one check (icmp, snmp)")
+        r.error(node, path, _("must name at least one check (icmp, snmp)"))
     return {c for i, n in enumerate(items or ()) if (c := r.choice(n, join(path, i), Check))}
 
 
@@ -405,17 +437,29 @@ def _address(r: Reader, node: Node, path: str, family: AddressFamily) -> str | N
     except ValueError:
         if is_hostname(text):
             return text.rstrip(".").lower()
-        r.error(node, path, f"{text!r} is not an IPv4 address, an IPv6 address or a valid hostname")
+        r.error(
+            node,
+            path,
+            _("{text!r} is not an IPv4 address, an IPv6 address or a valid hostname").format(
+                text=text
+            ),
+        )
         return None
     unusable = _unusable(ip)
     if unusable:
-        r.error(node, path, f"{text} is {unusable}, not the address of one device")
+        r.error(
+            node,
+            path,
+            _("{text} is {unusable}, not the address of one device").format(
+                text=text, unusable=unusable
+            ),
+        )
         return None
     if ip.version == 4 and family is AddressFamily.IPV6:
-        r.error(node, path, f"{text} is an IPv4 address but family is ipv6")
+        r.error(node, path, _("{text} is an IPv4 address but family is ipv6").format(text=text))
         return None
     if ip.version == 6 and family is AddressFamily.IPV4:
-        r.error(node, path, f"{text} is an IPv6 address but family is ipv4")
+        r.error(node, path, _("{text} is an IPv6 address but family is ipv4").format(text=text))
         return None
     return str(ip)
 
@@ -481,7 +525,9 @@ def _device_list(r: Reader, m: dict[str, Node], key: str, path: str, merge: _Mer
         item_path = join(join(path, key), i)
         device_id = r.string(item, item_path)
         if device_id in out:
-            r.error(item, item_path, f"device {device_id!r} listed twice")
+            r.error(
+                item, item_path, _("device {device_id!r} listed twice").format(device_id=device_id)
+            )
         elif device_id is not None:
             out.append(device_id)
             merge.refer(r, item, item_path, device_id)
@@ -501,7 +547,9 @@ def _place(r: Reader, m: dict[str, Node], path: str, merge: _Merge) -> Place | N
             r.error(
                 m[level],
                 join(path, level) + ".code",
-                f"{level} code {area.code} is not inside {parent_code}",
+                _("{level} code {code} is not inside {parent_code}").format(
+                    level=level, code=area.code, parent_code=parent_code
+                ),
             )
             return None
         found[level] = area
@@ -530,7 +578,13 @@ def _area_name_agrees(
     got elsewhere in the inventory."""
     official = areas.PROVINCE_NAMES.get(code) if level == "province" else None
     if official is not None and name != official:
-        r.error(node, path, f"province {code} is {official!r}, not {name!r}")
+        r.error(
+            node,
+            path,
+            _("province {code} is {official!r}, not {name!r}").format(
+                code=code, official=official, name=name
+            ),
+        )
         return False
     first = merge.area_names.get((level, code))
     if first is None:  # the place is written out once per area, not once per TPS
@@ -539,7 +593,11 @@ def _area_name_agrees(
     first_name, first_where = first
     if first_name != name:
         r.error(
-            node, path, f"{level} {code} is named {first_name!r} at {first_where}, not {name!r}"
+            node,
+            path,
+            _("{level} {code} is named {first_name!r} at {first_where}, not {name!r}").format(
+                level=level, code=code, first_name=first_name, first_where=first_where, name=name
+            ),
         )
         return False
     return True
@@ -550,7 +608,11 @@ def _timezone(r: Reader, m: dict[str, Node], path: str, place: Place | None) -> 
         text = r.string(m["timezone"], join(path, "timezone"))
         zone = areas.normalize_timezone(text) if text else None
         if text and zone is None:
-            r.error(m["timezone"], join(path, "timezone"), f"unknown time zone {text!r}")
+            r.error(
+                m["timezone"],
+                join(path, "timezone"),
+                _("unknown time zone {text!r}").format(text=text),
+            )
         return zone
     if place is None:
         return None
@@ -559,7 +621,9 @@ def _timezone(r: Reader, m: dict[str, Node], path: str, place: Place | None) -> 
         r.error(
             m["province"],
             join(path, "province.code"),
-            f"unknown province {place.province.code}; set timezone for this site",
+            _("unknown province {code}; set timezone for this site").format(
+                code=place.province.code
+            ),
         )
     return zone
 
@@ -570,7 +634,7 @@ def _coordinates(
     lat = r.number(m["latitude"], join(path, "latitude"), -90, 90) if "latitude" in m else None
     lon = r.number(m["longitude"], join(path, "longitude"), -180, 180) if "longitude" in m else None
     if ("latitude" in m) != ("longitude" in m):
-        r.error(node, path, "latitude and longitude go together: set both or neither")
+        r.error(node, path, _("latitude and longitude go together: set both or neither"))
     return lat, lon
 
 
@@ -582,14 +646,20 @@ def _optional_string(r: Reader, m: dict[str, Node], key: str, path: str) -> str 
 
 
 def _check_references(merge: _Merge) -> None:
-    for ref in merge.references:
-        if ref.target not in merge.declared:
-            message = f"unknown device {ref.target!r}"
-            merge.errors.append(dataclasses.replace(ref.where, message=message))
+    unknown = [ref for ref in merge.references if ref.target not in merge.declared]
+    declared = list(merge.declared) if unknown else []
+    for n, ref in enumerate(unknown):
+        # Device ids are typed by hand like keys are: say which one was meant (for the first
+        # few: each look is a pass over every id, and a national file may have 800,000).
+        close = difflib.get_close_matches(ref.target, declared, n=1, cutoff=0.8) if n < 20 else []
+        hint = " " + _("(did you mean {key!r}?)").format(key=close[0]) if close else ""
+        message = _("unknown device {id!r}").format(id=ref.target) + hint
+        merge.errors.append(dataclasses.replace(ref.where, message=message))
     for cycle in _parent_cycles(merge.devices):
         chain = " -> ".join([*cycle, cycle[0]])
         where = merge.parent_keys[cycle[0]]
-        merge.errors.append(dataclasses.replace(where, message=f"parent cycle: {chain}"))
+        message = _("parent cycle: {chain}").format(chain=chain)
+        merge.errors.append(dataclasses.replace(where, message=message))
 
 
 def _parent_cycles(devices: dict[str, Device]) -> list[list[str]]:

@@ -12,6 +12,9 @@ from typing import TypeVar
 
 import yaml
 
+from exporter import i18n
+from exporter.i18n import _
+
 try:  # libyaml makes large inventories load several times faster
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
@@ -105,17 +108,19 @@ def read_text_file(path: Path, limit: int = MAX_FILE_BYTES) -> str:
         data = f.read(limit + 1)
     if len(data) > limit:
         size = f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit:,} bytes"
-        raise ValueError(f"larger than {size}: is it the right file?")
+        raise ValueError(_("larger than {size}: is it the right file?").format(size=size))
     for bom, name in _BOMS:
         if data.startswith(bom):
-            raise ValueError(f"the file is {name} text; save it as UTF-8")
+            raise ValueError(_("the file is {name} text; save it as UTF-8").format(name=name))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ValueError(
-            f"not UTF-8 text (line {line}, byte {exc.start}): save it as UTF-8 "
-            "(a spreadsheet's 'CSV UTF-8', an editor's 'UTF-8' encoding)"
+            _(
+                "not UTF-8 text (line {line}, byte {start}): save it as UTF-8 (a spreadsheet's "
+                "'CSV UTF-8', an editor's 'UTF-8' encoding)"
+            ).format(line=line, start=exc.start)
         ) from None
 
 
@@ -124,30 +129,83 @@ def compose_file(path: Path, errors: list[ConfigError]) -> Node | None:
     try:
         text = read_text_file(path)
     except OSError as exc:
-        errors.append(ConfigError(str(path), 0, 0, "", f"cannot read file: {exc.strerror or exc}"))
+        errors.append(
+            ConfigError(
+                str(path),
+                0,
+                0,
+                "",
+                _("cannot read file: {value}").format(value=exc.strerror or exc),
+            )
+        )
         return None
     except ValueError as exc:
-        errors.append(ConfigError(str(path), 0, 0, "", f"cannot read file: {exc}"))
+        errors.append(
+            ConfigError(str(path), 0, 0, "", _("cannot read file: {exc}").format(exc=exc))
+        )
         return None
     try:
         root = yaml.compose(text, Loader=_TextLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        problem = exc.problem or "invalid YAML"
-        if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
-            # Say where the unclosed construct began: that is usually the line to fix.
-            problem = f"{problem} ({exc.context} started on line {exc.context_mark.line + 1})"
-        errors.append(ConfigError(str(path), line, column, "", f"invalid YAML: {problem}"))
+        problem = yaml_problem(exc, text)
+        errors.append(
+            ConfigError(
+                str(path), line, column, "", _("invalid YAML: {problem}").format(problem=problem)
+            )
+        )
         return None
     except yaml.YAMLError as exc:
-        errors.append(ConfigError(str(path), 0, 0, "", f"invalid YAML: {exc}"))
+        errors.append(ConfigError(str(path), 0, 0, "", _("invalid YAML: {exc}").format(exc=exc)))
         return None
     if root is not None and not _expansion_is_bounded(root):
-        problem = "its aliases (*name) repeat the same parts too many times; use fewer"
-        errors.append(ConfigError(str(path), 0, 0, "", f"invalid YAML: {problem}"))
+        problem = _("its aliases (*name) repeat the same parts too many times; use fewer")
+        errors.append(
+            ConfigError(str(path), 0, 0, "", _("invalid YAML: {problem}").format(problem=problem))
+        )
         return None
     return root
+
+
+def yaml_problem(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """Say in words what is wrong where PyYAML stopped: tabs and indentation first, as those
+    are what people hand-editing an inventory get wrong."""
+    mark = exc.problem_mark or exc.context_mark
+    started = exc.context_mark.line + 1 if exc.context_mark else 0
+    lines = text.splitlines()
+    here = lines[mark.line] if mark and mark.line < len(lines) else ""
+    problem = exc.problem or ""
+    if "\t" in here[: len(here) - len(here.lstrip())] or (
+        mark and here[mark.column : mark.column + 1] == "\t"
+    ):
+        return _("a tab in the indentation: YAML indents with spaces only; replace the tab with "
+                 "spaces")  # fmt: skip
+    if (
+        "expected '-' indicator" in problem
+        or "expected <block end>" in problem
+        or ("expected key" in problem)
+    ):
+        return _("the indentation of this line does not match the lines above it (the block "
+                 "started on line {started}): indent it like the other items of the block, with "
+                 "spaces").format(started=started)  # fmt: skip
+    if "mapping values are not allowed" in problem:
+        return _("a ':' where none can be: is this line indented too far, or does a value hold "
+                 "': '? (put such a value in quotes)")  # fmt: skip
+    if "could not find expected ':'" in problem:
+        return _("a key without its ':' (the mapping started on line {started})").format(
+            started=started
+        )
+    if "cannot start any token" in problem and mark and here[mark.column : mark.column + 1]:
+        return _("a value cannot start with {char!r}: put the value in quotes").format(
+            char=here[mark.column]
+        )
+    if exc.context and started and started != (mark.line + 1 if mark else 0):
+        # Say where the unclosed construct began: that is usually the line to fix.
+        return _("{problem} ({context} started on line {started})").format(
+            problem=problem, context=exc.context, started=started
+        )
+    return problem or _("not YAML")
 
 
 def _expansion_is_bounded(root: Node) -> bool:
@@ -210,33 +268,41 @@ class Reader:
     ) -> dict[str, Node] | None:
         """Return a mapping's children by key, rejecting unknown, duplicate and missing keys."""
         if not isinstance(node, yaml.MappingNode):
-            self.error(node, path, f"must be a mapping, not {_kind(node)}")
+            self.error(node, path, _("must be a mapping, not {kind}").format(kind=_kind(node)))
             return None
         allowed = tuple(allowed)
         out: dict[str, Node] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                self.error(key_node, path, "keys must be plain strings")
+                self.error(key_node, path, _("keys must be plain strings"))
                 continue
             key = str(key_node.value)
             if key not in allowed:
                 self.error(key_node, join(path, key), _unknown_key(key, allowed))
             elif key in out:
                 first = self.line(out[key])
-                self.error(key_node, join(path, key), f"duplicate key (first set on line {first})")
+                self.error(
+                    key_node,
+                    join(path, key),
+                    _("duplicate key (first set on line {first})").format(first=first),
+                )
             else:
                 out[key] = value_node
         missing = [key for key in required if self.is_null(out.get(key))]
         if len(missing) == 1:
-            self.error(node, join(path, missing[0]), "required key is missing")
+            self.error(node, join(path, missing[0]), _("required key is missing"))
         elif missing:
-            self.error(node, path, f"required keys are missing: {', '.join(missing)}")
+            self.error(
+                node,
+                path,
+                _("required keys are missing: {values}").format(values=", ".join(missing)),
+            )
         return out
 
     def sequence(self, node: Node, path: str) -> list[Node] | None:
         """Return a list's items, or record that the node is not a list."""
         if not isinstance(node, yaml.SequenceNode):
-            self.error(node, path, f"must be a list, not {_kind(node)}")
+            self.error(node, path, _("must be a list, not {kind}").format(kind=_kind(node)))
             return None
         return list(node.value)
 
@@ -249,17 +315,29 @@ class Reader:
     ) -> str | None:
         """Return a scalar's text as written (so `21` and `21.71` stay codes, not numbers)."""
         if not isinstance(node, yaml.ScalarNode) or node.tag not in _SCALAR_TEXT_TAGS:
-            self.error(node, path, f"must be a string, not {_kind(node)}")
+            self.error(node, path, _("must be a string, not {kind}").format(kind=_kind(node)))
             return None
         text = str(node.value).strip()
         if not text:
-            self.error(node, path, "must not be empty")
+            self.error(node, path, _("must not be empty"))
             return None
         if len(text) > max_length:
-            self.error(node, path, f"is {len(text):,} characters long; at most {max_length:,}")
+            self.error(
+                node,
+                path,
+                _("is {count} characters long; at most {max_length}").format(
+                    count=i18n.number(len(text)), max_length=i18n.number(max_length)
+                ),
+            )
             return None
         if pattern is not None and not pattern.fullmatch(text):
-            self.error(node, path, f"{_shown(text)} does not match {pattern.pattern}")
+            self.error(
+                node,
+                path,
+                _("{value} does not match {pattern}").format(
+                    value=_shown(text), pattern=pattern.pattern
+                ),
+            )
             return None
         return text
 
@@ -271,10 +349,16 @@ class Reader:
         try:
             value = int(text.replace("_", ""), 10)
         except ValueError:
-            self.error(node, path, f"must be an integer, not {_shown(text)}")
+            self.error(node, path, _("must be an integer, not {value}").format(value=_shown(text)))
             return None
         if not low <= value <= high:
-            self.error(node, path, f"must be between {low} and {high}, not {value}")
+            self.error(
+                node,
+                path,
+                _("must be between {low} and {high}, not {value}").format(
+                    low=low, high=high, value=value
+                ),
+            )
             return None
         return value
 
@@ -286,10 +370,16 @@ class Reader:
         try:
             value = float(text.replace("_", ""))
         except ValueError:
-            self.error(node, path, f"must be a number, not {_shown(text)}")
+            self.error(node, path, _("must be a number, not {value}").format(value=_shown(text)))
             return None
         if not low <= value <= high:
-            self.error(node, path, f"must be between {low:g} and {high:g}, not {value:g}")
+            self.error(
+                node,
+                path,
+                _("must be between {low} and {high}, not {value}").format(
+                    low=format(low, "g"), high=format(high, "g"), value=format(value, "g")
+                ),
+            )
             return None
         return value
 
@@ -300,10 +390,22 @@ class Reader:
             return None
         seconds = parse_duration(text)
         if seconds is None:
-            self.error(node, path, f"must be a duration like 30s, 1m or 500ms, not {_shown(text)}")
+            self.error(
+                node,
+                path,
+                _("must be a duration like 30s, 1m or 500ms, not {value}").format(
+                    value=_shown(text)
+                ),
+            )
             return None
         if not low <= seconds <= high:
-            self.error(node, path, f"must be between {_fmt_s(low)} and {_fmt_s(high)}, not {text}")
+            self.error(
+                node,
+                path,
+                _("must be between {duration} and {duration2}, not {text}").format(
+                    duration=_fmt_s(low), duration2=_fmt_s(high), text=text
+                ),
+            )
             return None
         return seconds
 
@@ -316,12 +418,20 @@ class Reader:
             if member.value == text:
                 return member
         valid = ", ".join(str(m.value) for m in enum_type)
-        self.error(node, path, f"unknown value {_shown(text)}; expected one of: {valid}")
+        self.error(
+            node,
+            path,
+            _("unknown value {value}; expected one of: {valid}").format(
+                value=_shown(text), valid=valid
+            ),
+        )
         return None
 
     def _scalar_text(self, node: Node, path: str, what: str) -> str | None:
         if not isinstance(node, yaml.ScalarNode) or node.tag == _NULL_TAG:
-            self.error(node, path, f"must be {what}, not {_kind(node)}")
+            self.error(
+                node, path, _("must be {what}, not {kind}").format(what=what, kind=_kind(node))
+            )
             return None
         return str(node.value).strip()
 
@@ -347,20 +457,24 @@ def _fmt_s(seconds: float) -> str:
 
 def _kind(node: Node | None) -> str:
     if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG):
-        return "null"
+        return _("empty (null)")
     if isinstance(node, yaml.MappingNode):
-        return "a mapping"
+        return _("a mapping")
     if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    return f"the scalar {_shown(str(node.value))}"
+        return _("a list")
+    return _("the value {value}").format(value=_shown(str(node.value)))
 
 
 def _shown(text: str) -> str:
     """Return a value for an error message: quoted, and cut short if it is long."""
-    return repr(text) if len(text) <= _SHOWN else f"{text[:_SHOWN]!r}... ({len(text):,} characters)"
+    if len(text) <= _SHOWN:
+        return repr(text)
+    return _("{start!r}... ({count} characters)").format(
+        start=text[:_SHOWN], count=i18n.number(len(text))
+    )
 
 
 def _unknown_key(key: str, allowed: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.75)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown key{hint}; allowed: {', '.join(allowed)}"
+    hint = " " + _("(did you mean {key!r}?)").format(key=close[0]) if close else ""
+    return _("unknown key{hint}; allowed: {allowed}").format(hint=hint, allowed=", ".join(allowed))

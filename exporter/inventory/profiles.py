@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exporter.exposition import catalogue
+from exporter.i18n import _
 from exporter.inventory.nodes import ConfigError, Node, Reader, compose_file, join, mapping_keys
 
 BUILTIN = Path(__file__).with_name("builtin_profiles.yaml")
@@ -116,8 +117,13 @@ def _read_file(path: Path, out: Profiles, errors: list[ConfigError]) -> None:
     ):
         for name, node in m.items():
             if name in out.profiles:
-                r.error(node, join("profiles", name), f"profile {name!r} is already defined "
-                        f"({out.profiles[name].origin})")  # fmt: skip
+                r.error(
+                    node,
+                    join("profiles", name),
+                    _("profile {name!r} is already defined ({origin})").format(
+                        name=name, origin=out.profiles[name].origin
+                    ),
+                )
                 continue
             profile = _profile(r, node, join("profiles", name), name, out)
             if profile is not None:
@@ -141,10 +147,12 @@ def _metric(r: Reader, node: Node, path: str, out: Profiles) -> catalogue.Metric
     if name is None or kind is None or help_text is None:
         return None
     if name in catalogue.BY_NAME or name in out.metrics:
-        r.error(m["name"], join(path, "name"), f"metric {name} is already declared")
+        r.error(
+            m["name"], join(path, "name"), _("metric {name} is already declared").format(name=name)
+        )
         return None
     if kind is catalogue.Type.COUNTER and not name.endswith("_total"):
-        r.error(m["name"], join(path, "name"), "a counter's name must end in _total")
+        r.error(m["name"], join(path, "name"), _("a counter's name must end in _total"))
         return None
     unit = r.string(m["unit"], join(path, "unit")) if "unit" in m else ""
     return catalogue.Metric(name, kind, help_text, tuple(labels), unit or "")
@@ -169,7 +177,7 @@ def _profile(r: Reader, node: Node, path: str, name: str, out: Profiles) -> Prof
     if len(r.errors) > ok:
         return None
     if not scalars and info is None and not tables:
-        r.error(node, path, "a profile needs scalars, info or tables")
+        r.error(node, path, _("a profile needs scalars, info or tables"))
         return None
     return Profile(name, scalars, info, tables, f"{r.file}:{r.line(node)}")
 
@@ -227,7 +235,7 @@ def _field(r: Reader, node: Node, path: str, index: str | None, out: Profiles) -
     produced = {"device", *fixed, *([index] if index else []), *([enum_label] if enum else [])}
     _check_labels(r, m["metric"], join(path, "metric"), metric, produced)
     if enum and mapping:
-        r.error(node, path, "use either enum or map, not both")
+        r.error(node, path, _("use either enum or map, not both"))
     return Field(metric.name, sources, tuple(enum.items()), enum_label, tuple(mapping.items()),
                  default, skip, tuple(sorted(fixed.items())))  # fmt: skip
 
@@ -262,7 +270,11 @@ def _fixed(r: Reader, m: dict[str, Node], path: str) -> dict[str, str]:
     ).items():
         text = r.string(value, join(join(path, "fixed"), key))
         if not LABEL.fullmatch(key):
-            r.error(value, join(join(path, "fixed"), key), f"invalid label name {key!r}")
+            r.error(
+                value,
+                join(join(path, "fixed"), key),
+                _("invalid label name {key!r}").format(key=key),
+            )
         elif text is not None:
             out[key] = text
     return out
@@ -274,7 +286,11 @@ def _known_metric(r: Reader, node: Node, path: str, out: Profiles) -> catalogue.
         return None
     metric = catalogue.BY_NAME.get(name) or out.metrics.get(name)
     if metric is None:
-        r.error(node, path, f"unknown metric {name}: declare it under metrics: first")
+        r.error(
+            node,
+            path,
+            _("unknown metric {name}: declare it under metrics: first").format(name=name),
+        )
     return metric
 
 
@@ -289,8 +305,13 @@ def _check_labels(
 ) -> None:
     expected = set(metric.labels) - set(catalogue.POLLER_LABELS.get(metric.name, ()))
     if produced != expected and not (subset and produced <= expected and "device" in produced):
-        r.error(node, path, f"{metric.name} has labels {sorted(expected)}, "
-                f"but this mapping gives {sorted(produced)}")  # fmt: skip
+        r.error(
+            node,
+            path,
+            _("{name} has labels {sorted}, but this mapping gives {sorted2}").format(
+                name=metric.name, sorted=sorted(expected), sorted2=sorted(produced)
+            ),
+        )
 
 
 def _sources(r: Reader, m: dict[str, Node], path: str) -> tuple[Source, ...]:
@@ -298,7 +319,7 @@ def _sources(r: Reader, m: dict[str, Node], path: str) -> tuple[Source, ...]:
     if "oid" in m:
         return tuple(Source(oid, scale or 1.0) for oid in _oid_list(r, m["oid"], join(path, "oid")))
     if "sources" not in m:
-        r.error(None, path, "needs oid or sources")
+        r.error(None, path, _("needs oid or sources"))
         return ()
     out = []
     for i, node in enumerate(r.sequence(m["sources"], join(path, "sources")) or ()):
@@ -332,7 +353,11 @@ def _int_keyed(r: Reader, m: dict[str, Node], key: str, path: str, read):  # typ
         try:
             number = int(raw)
         except ValueError:
-            r.error(node, join(join(path, key), raw), f"keys must be integers, not {raw!r}")
+            r.error(
+                node,
+                join(join(path, key), raw),
+                _("keys must be integers, not {raw!r}").format(raw=raw),
+            )
             continue
         value = read(node, join(join(path, key), raw))
         if value is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from exporter.i18n import _
 from exporter.inventory.model import (
     AuthProtocol,
     DeviceSnmp,
@@ -106,8 +107,13 @@ def _settings(
     settings = dataclasses.replace(base, **values)  # type: ignore[arg-type]
     if settings.timeout * (settings.retries + 1) >= settings.interval:
         worst = settings.timeout * (settings.retries + 1)
-        r.error(node, path, f"timeout x (retries + 1) = {worst:g}s must be shorter than "
-                f"interval ({settings.interval:g}s)")  # fmt: skip
+        r.error(
+            node,
+            path,
+            _(
+                "timeout x (retries + 1) = {worst}s must be shorter than interval ({interval}s)"
+            ).format(worst=format(worst, "g"), interval=format(settings.interval, "g")),
+        )
     return settings
 
 
@@ -121,14 +127,20 @@ def read_device_block(r: Reader, node: Node, path: str, section: SnmpSection) ->
     auth = r.string(m["auth"], join(path, "auth"))
     if auth is not None and auth not in section.auths:
         known = ", ".join(sorted(section.auths)) or "none defined under snmp.auths"
-        r.error(m["auth"], join(path, "auth"), f"unknown auth {auth!r}; known: {known}")
+        r.error(
+            m["auth"],
+            join(path, "auth"),
+            _("unknown auth {auth!r}; known: {known}").format(auth=auth, known=known),
+        )
     profiles: list[str] = []
     for i, item in enumerate(r.sequence(m["profiles"], join(path, "profiles")) or ()):
         name = r.string(item, join(join(path, "profiles"), i))
         if name is not None and name not in section.profiles.profiles:
             known = ", ".join(sorted(section.profiles.profiles))
             r.error(
-                item, join(join(path, "profiles"), i), f"unknown profile {name!r}; known: {known}"
+                item,
+                join(join(path, "profiles"), i),
+                _("unknown profile {name!r}; known: {known}").format(name=name, known=known),
             )
         elif name is not None:
             profiles.append(name)
@@ -153,9 +165,13 @@ def _auth(r: Reader, node: Node, path: str, name: str, base_dir: Path) -> SnmpAu
     if version in (SnmpVersion.V1, SnmpVersion.V2C):
         for key in _AUTH_KEYS[2:]:
             if key in m:
-                r.error(m[key], join(path, key), f"only for version 3, not {version}")
+                r.error(
+                    m[key],
+                    join(path, key),
+                    _("only for version 3, not {version}").format(version=version),
+                )
         if "community" not in m:
-            r.error(node, join(path, "community"), "required key is missing")
+            r.error(node, join(path, "community"), _("required key is missing"))
             return None
         community = _secret(r, m["community"], join(path, "community"), base_dir)
         if len(r.errors) > ok or community is None:
@@ -171,10 +187,12 @@ def _v3(
 ) -> SnmpAuth | None:
     ok = len(r.errors)
     if "community" in m:
-        r.error(m["community"], join(path, "community"), "version 3 uses username, not community")
+        r.error(
+            m["community"], join(path, "community"), _("version 3 uses username, not community")
+        )
     username = r.string(m["username"], join(path, "username")) if "username" in m else None
     if "username" not in m:
-        r.error(node, join(path, "username"), "required key is missing")
+        r.error(node, join(path, "username"), _("required key is missing"))
     level = SecurityLevel.AUTH_PRIV
     if "security_level" in m:
         level = r.choice(m["security_level"], join(path, "security_level"), SecurityLevel) or level
@@ -185,9 +203,15 @@ def _v3(
     for key, needed in (("auth_protocol", needs_auth), ("auth_password", needs_auth),
                         ("priv_protocol", needs_priv), ("priv_password", needs_priv)):  # fmt: skip
         if needed and key not in m:
-            r.error(node, join(path, key), f"required for security_level {level}")
+            r.error(
+                node, join(path, key), _("required for security_level {level}").format(level=level)
+            )
         elif not needed and key in m:
-            r.error(m[key], join(path, key), f"not used with security_level {level}")
+            r.error(
+                m[key],
+                join(path, key),
+                _("not used with security_level {level}").format(level=level),
+            )
     if needs_auth and "auth_protocol" in m:
         auth_protocol = r.choice(m["auth_protocol"], join(path, "auth_protocol"), AuthProtocol)
     if needs_auth and "auth_password" in m:
@@ -198,7 +222,7 @@ def _v3(
         priv_password = _secret(r, m["priv_password"], join(path, "priv_password"), base_dir)
     for secret, key in ((auth_password, "auth_password"), (priv_password, "priv_password")):
         if secret is not None and len(secret.reveal()) < 8:
-            r.error(m[key], join(path, key), "SNMPv3 passwords must be at least 8 characters")
+            r.error(m[key], join(path, key), _("SNMPv3 passwords must be at least 8 characters"))
     context = r.string(m["context_name"], join(path, "context_name")) if "context_name" in m else ""
     if len(r.errors) > ok or username is None:
         return None
@@ -219,7 +243,7 @@ def _secret(r: Reader, node: Node, path: str, base_dir: Path) -> Secret | None:
     if m is None:
         return None
     if len(m) != 1:
-        r.error(node, path, "give exactly one of env: or file:")
+        r.error(node, path, _("give exactly one of env: or file:"))
         return None
     if "env" in m:
         name = r.string(m["env"], join(path, "env"))
@@ -227,7 +251,11 @@ def _secret(r: Reader, node: Node, path: str, base_dir: Path) -> Secret | None:
             return None
         value = os.environ.get(name)
         if not value:
-            r.error(m["env"], join(path, "env"), f"environment variable {name} is not set")
+            r.error(
+                m["env"],
+                join(path, "env"),
+                _("environment variable {name} is not set").format(name=name),
+            )
             return None
         return Secret(value)
     text = r.string(m["file"], join(path, "file"), max_length=4096)
@@ -236,13 +264,19 @@ def _secret(r: Reader, node: Node, path: str, base_dir: Path) -> Secret | None:
     try:
         value = read_text_file(base_dir / text, MAX_SECRET_BYTES).rstrip("\r\n")
     except OSError as exc:
-        r.error(m["file"], join(path, "file"), f"cannot read {text}: {exc.strerror or exc}")
+        r.error(
+            m["file"],
+            join(path, "file"),
+            _("cannot read {text}: {value}").format(text=text, value=exc.strerror or exc),
+        )
         return None
     except ValueError as exc:  # its words never quote the file's contents
-        r.error(m["file"], join(path, "file"), f"cannot read {text}: {exc}")
+        r.error(
+            m["file"], join(path, "file"), _("cannot read {text}: {exc}").format(text=text, exc=exc)
+        )
         return None
     if not value:
-        r.error(m["file"], join(path, "file"), f"{text} is empty")
+        r.error(m["file"], join(path, "file"), _("{text} is empty").format(text=text))
         return None
     return Secret(value)
 
@@ -252,7 +286,7 @@ def _yaml_files(target: Path, r: Reader, node: Node, path: str) -> list[Path]:
         return sorted(p for p in target.rglob("*") if p.suffix in (".yaml", ".yml"))
     if target.is_file():
         return [target]
-    r.error(node, path, f"no such file or directory: {target}")
+    r.error(node, path, _("no such file or directory: {target}").format(target=target))
     return []
 
 

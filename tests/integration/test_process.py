@@ -59,7 +59,7 @@ def test_scrape_passes_promtool_and_sighup_reload_keeps_old_inventory(tmp_path: 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
     log = (tmp_path / "exporter.log").read_text()
-    assert "typo.yaml:2:31: devices[0].adress: unknown key (did you mean 'address'?)" in log
+    assert "typo.yaml:2:31: devices[0].adress: kunci tidak dikenal (maksudnya 'address'?)" in log
     assert "level=error" in log and "reload refused" in log
 
 
@@ -74,7 +74,7 @@ def test_check_command_exit_codes() -> None:
         cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert bad.returncode == 1
-    assert "tests/testdata/invalid/bad_yaml.yaml:5:6: invalid YAML" in bad.stderr
+    assert "tests/testdata/invalid/bad_yaml.yaml:5:6: YAML tidak sah" in bad.stderr
 
 
 def test_real_prometheus_scrapes_site_states(tmp_path: Path) -> None:

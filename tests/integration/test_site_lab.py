@@ -388,7 +388,7 @@ def test_hostname_that_stops_resolving_fails_with_reason_and_delays_no_one(rig: 
 BROKEN = {
     "bad YAML": (
         "devices:\n  - id: rtr-x\n    address: [127.0.0.1\n",
-        "broken.yaml:4:1: invalid YAML",
+        "broken.yaml:4:1: YAML tidak sah",
     ),
     "duplicate id": (
         "devices:\n  - id: rtr-link\n    kind: router\n    address: 127.0.0.1\n",

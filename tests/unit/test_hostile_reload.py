@@ -22,6 +22,10 @@ from exporter.runtime import Exporter, Source
 from tests.conftest import device_yaml, samples_in, site_yaml
 from tests.fakes import FakeSnmpClient, FakeTransport
 
+# The messages are checked in English (the catalogue's keys); test_config_messages.py reads
+# them in Bahasa Indonesia, as they are shown by default.
+pytestmark = pytest.mark.usefixtures("english")
+
 PASSWORD = "hunter2-Rahasia"
 
 

@@ -10,6 +10,10 @@ from exporter.inventory.load import load
 from exporter.inventory.nodes import ConfigLoadError
 from tests.conftest import REPO
 
+# The messages are checked in English (the catalogue's keys); test_config_messages.py reads
+# them in Bahasa Indonesia, as they are shown by default.
+pytestmark = pytest.mark.usefixtures("english")
+
 D = "tests/testdata/invalid"
 ALLOWED = (
     "allowed: id, name, kind, operator, address, family, parent, checks, icmp, snmp, down_after"
@@ -39,7 +43,8 @@ EXPECTED: dict[str, list[str]] = {
         f"{D}/dangling_parent.yaml:5:13: devices[0].parent: unknown device 'bts-missing'",
     ],
     "dangling_site_device.yaml": [
-        f"{D}/dangling_site_device.yaml:10:22: sites[0].devices[1]: unknown device 'rtr-2'",
+        f"{D}/dangling_site_device.yaml:10:22: sites[0].devices[1]: unknown device 'rtr-2' "
+        "(did you mean 'rtr-1'?)",
     ],
     "parent_cycle.yaml": [
         f"{D}/parent_cycle.yaml:2:56: devices[0].parent: parent cycle: "
@@ -80,10 +85,10 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "wrong_types.yaml": [
         f"{D}/wrong_types.yaml:2:3: devices: must be a list, not a mapping",
-        f"{D}/wrong_types.yaml:4:5: sites[0]: must be a mapping, not the scalar 'just a string'",
+        f"{D}/wrong_types.yaml:4:5: sites[0]: must be a mapping, not the value 'just a string'",
         f"{D}/wrong_types.yaml:5:5: sites[1]: "
         "required keys are missing: province, regency, district, village",
-        f"{D}/wrong_types.yaml:7:14: sites[1].devices: must be a list, not the scalar 'rtr-1'",
+        f"{D}/wrong_types.yaml:7:14: sites[1].devices: must be a list, not the value 'rtr-1'",
     ],
     "unknown_check.yaml": [
         f"{D}/unknown_check.yaml:2:60: devices[0].checks[0]: "

@@ -16,6 +16,10 @@ from exporter.inventory.model import AddressFamily, DeviceKind
 from exporter.inventory.nodes import ConfigLoadError, parse_duration
 from tests.conftest import REPO, SHARED, device_yaml, require, site_yaml
 
+# The messages are checked in English (the catalogue's keys); test_config_messages.py reads
+# them in Bahasa Indonesia, as they are shown by default.
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def _place(province: str, name: str) -> str:
     return (

@@ -16,6 +16,10 @@ from exporter.state.stats import RuntimeStats
 from exporter.state.store import Store
 from tests.conftest import samples_in
 
+# The messages are checked in English (the catalogue's keys); test_config_messages.py reads
+# them in Bahasa Indonesia, as they are shown by default.
+pytestmark = pytest.mark.usefixtures("english")
+
 PILKADA = ElectionDay(dt.date(2024, 11, 27), "Pilkada 2024")
 SIMULASI = ElectionDay(dt.date(2024, 11, 20), "Simulasi Pilkada 2024", rehearsal=True)
 CALENDAR = ElectionCalendar(days=(SIMULASI, PILKADA), run_up_days=14, recap_days=7)

@@ -19,6 +19,10 @@ from exporter.state.stats import RuntimeStats
 from exporter.state.store import Store
 from tests.fakes import FakeSnmpClient
 
+# The messages are checked in English (the catalogue's keys); test_config_messages.py reads
+# them in Bahasa Indonesia, as they are shown by default.
+pytestmark = pytest.mark.usefixtures("english")
+
 COMMUNITY = "c0mmunity-never-shown"
 AUTH_PASS = "auth-pass-never-shown"
 PRIV_PASS = "priv-pass-never-shown"

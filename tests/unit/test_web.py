@@ -6,6 +6,7 @@ import asyncio
 import gzip
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from exporter.exposition.web import make_app
@@ -14,6 +15,10 @@ from exporter.runtime import Exporter, Source
 from exporter.state.store import DeviceStatus, SiteStatus
 from tests.conftest import device_yaml, samples_in, site_yaml
 from tests.fakes import FakeSnmpClient, FakeTransport
+
+# The messages are checked in English (the catalogue's keys); test_config_messages.py reads
+# them in Bahasa Indonesia, as they are shown by default.
+pytestmark = pytest.mark.usefixtures("english")
 
 FAST = "icmp: {interval: 200ms, count: 2, spacing: 10ms, timeout: 50ms}\ndown_after: 2"
 

@@ -18,6 +18,10 @@ from tests.fakes import FakeTransport
 from tests.tls import Certificates, make_certificates
 from tests.unit.test_web import make_exporter
 
+# The messages are checked in English (the catalogue's keys); test_config_messages.py reads
+# them in Bahasa Indonesia, as they are shown by default.
+pytestmark = pytest.mark.usefixtures("english")
+
 PASSWORD = "kpu-noc-2029"
 HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()  # cost 4: fast tests
 
