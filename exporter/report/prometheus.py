@@ -10,6 +10,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from exporter.i18n import _
+
 
 class PrometheusError(RuntimeError):
     """Prometheus could not be asked, or said no; the message says which and why."""
@@ -55,7 +57,9 @@ class Prometheus:
             raise PrometheusError(f"{self.url}: {payload.get('error', payload)}")
         data = payload["data"]
         if data.get("resultType") != "vector":
-            raise PrometheusError(f"{self.url}: expected a vector for {promql!r}")
+            raise PrometheusError(
+                _("{url}: expected a vector for {query!r}").format(url=self.url, query=promql)
+            )
         return [Sample(r["metric"], float(r["value"][1])) for r in data["result"]]
 
     def _fetch(self, request: urllib.request.Request) -> dict[str, Any]:
@@ -68,7 +72,8 @@ class Prometheus:
             except ValueError:
                 detail = exc.reason
             if exc.code == 401:
-                detail = f"{detail}: a user and password are needed, or the ones given are wrong"
+                detail = _("{detail}: a user and password are needed, or the ones given are "
+                           "wrong").format(detail=detail)  # fmt: skip
             raise PrometheusError(f"{self.url}: HTTP {exc.code}: {detail}") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise PrometheusError(f"{self.url}: {exc}") from None

@@ -228,7 +228,7 @@ def test_report_through_basic_auth(tmp_path: Path, capsys: pytest.CaptureFixture
             for given in ([], ["--prometheus.user", "noc", "--prometheus.password-file",
                                str(tmp_path / "wrong")]):  # fmt: skip
                 assert main(["report", "--prometheus", prom.url, *given]) == 1
-                assert "HTTP 401: Unauthorized: a user and password are needed" in (
+                assert "HTTP 401: Unauthorized: perlu pengguna dan kata sandi" in (
                     capsys.readouterr().err
                 )
         finally:
