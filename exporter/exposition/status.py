@@ -11,6 +11,7 @@ import bisect
 import datetime as dt
 import re
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,8 +151,10 @@ def area_view(
             child = getattr(state.site.place, level)
             entry = children.setdefault(child.code, _area_entry(child.code, child.name))
             entry["counts"][state.status] += 1
-    incidents = _incidents(store, inside, now.timestamp())
+    # Grouped and ordered cheaply; only the page shown is written out (names, times).
+    incidents = _incident_groups(inside)
     villages = _blank_villages(inside)
+    at = now.timestamp()
     return {
         "generated": now.timestamp(),
         "generated_text": i18n.clock(now.timestamp(), zone),
@@ -161,9 +164,9 @@ def area_view(
         "level_title": _(LEVEL_TITLES[level]) if level else "",
         **_figures(total),
         "children": sorted((_child(c) for c in children.values()), key=_worst_first),
-        **_page("incidents", incidents, pages[0]),
-        "incident_tps": sum(i["count"] for i in incidents),
-        **_page("blank_villages", villages, pages[1]),
+        **_page("incidents", incidents, pages[0], lambda g: _incident(store, g, at)),
+        "incident_tps": sum(len(g) for g in incidents),
+        **_page("blank_villages", villages, pages[1], _village),
         "phases": _phases(calendar, {s.site.timezone for s in inside}, now),
     }
 
@@ -202,19 +205,24 @@ def _worst_first(child: dict[str, Any]) -> tuple[float, int, str]:
     return (2.0 if ready is None else ready, -child["counts"]["down"], child["name"])
 
 
-def _page(name: str, items: list[dict[str, Any]], page: int) -> dict[str, Any]:
-    """Return one page of a list, with how many there are and how many pages."""
-    pages = max(1, -(-len(items) // PAGE_SIZE))
+def _page(
+    name: str,
+    groups: list[list[SiteState]],
+    page: int,
+    write: Callable[[list[SiteState]], dict[str, Any]],
+) -> dict[str, Any]:
+    """Return one page of a list of groups, written out, with how many there are and pages."""
+    pages = max(1, -(-len(groups) // PAGE_SIZE))
     page = min(max(page, 1), pages)
     return {
-        name: items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
-        f"{name}_total": len(items),
+        name: [write(g) for g in groups[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]],
+        f"{name}_total": len(groups),
         f"{name}_page": page,
         f"{name}_pages": pages,
     }
 
 
-def _incidents(store: Store, inside: tuple[SiteState, ...], now: float) -> list[dict[str, Any]]:
+def _incident_groups(inside: tuple[SiteState, ...]) -> list[list[SiteState]]:
     """Return the TPS down, degraded or without data, by the device at fault, biggest first."""
     groups: dict[str, list[SiteState]] = {}
     for state in inside:
@@ -223,7 +231,7 @@ def _incidents(store: Store, inside: tuple[SiteState, ...], now: float) -> list[
             groups.setdefault(state.device or f":{state.status}", []).append(state)
     ordered = sorted(groups.values(), key=lambda g: (min(_WORST[s.status] for s in g), -len(g),
                                                      min(s.since for s in g)))  # fmt: skip
-    return [_incident(store, members, now) for members in ordered]
+    return ordered
 
 
 def _incident(store: Store, members: list[SiteState], now: float) -> dict[str, Any]:
@@ -262,10 +270,18 @@ def _by_village(members: list[SiteState]) -> list[dict[str, Any]]:
     return list(villages.values())
 
 
-def _blank_villages(inside: tuple[SiteState, ...]) -> list[dict[str, Any]]:
-    """Return the area's blank spots by village, in area-code order."""
-    blank = [s for s in inside if s.status is SiteStatus.BLANK_SPOT]
-    return _by_village(blank)
+def _blank_villages(inside: tuple[SiteState, ...]) -> list[list[SiteState]]:
+    """Return the area's blank spots by village, in area-code order (the index's order)."""
+    villages: dict[str, list[SiteState]] = {}
+    for state in inside:
+        if state.status is SiteStatus.BLANK_SPOT:
+            villages.setdefault(state.site.place.village.code, []).append(state)
+    return list(villages.values())
+
+
+def _village(members: list[SiteState]) -> dict[str, Any]:
+    """Return one village's blank spots: its place, labelled, and its TPS."""
+    return _by_village(members)[0]
 
 
 def _place(site: Site) -> str:
