@@ -18,6 +18,7 @@ from exporter.report.prometheus import Querier, Sample
 SITE_STATUS_RULE = "site:tps_site_status:info"
 SINCE = "tps_site_status_since_timestamp_seconds"
 DEVICE_INFO = "tps_device_info"
+DEVICE_STATUS = "tps_device_status"
 ELECTION_PHASE = "tps_election_phase"
 STATUSES = ("up", "degraded", "down", "blank_spot", "no_data")
 
@@ -60,6 +61,7 @@ class NotReady:
     since: float | None
     device_name: str = ""
     operator: str = ""
+    device_reason: str = ""  # why the device at fault is down: it does not answer ping
 
 
 @dataclass
@@ -97,14 +99,23 @@ def build(querier: Querier, at: dt.datetime, province: str | None = None) -> Rep
     not_up = SITE_STATUS_RULE + "{" + ",".join(filter(None, [selector, 'status!="up"'])) + "}"
     since = {s.labels.get("site", ""): s.value
              for s in querier.query(f"{SINCE} and on (site) {not_up}", when)}  # fmt: skip
-    devices = {s.labels.get("device", ""): s.labels
-               for s in querier.query(f"{DEVICE_INFO} and on (device) {not_up}", when)}  # fmt: skip
+    devices = _of_devices(querier, DEVICE_INFO, not_up, when)
+    statuses = _of_devices(querier, DEVICE_STATUS, not_up, when)
+    reasons = {device: labels.get("reason", "") for device, labels in statuses.items()}
     report.not_ready = sorted(
-        (_not_ready(s.labels, since, devices) for s in querier.query(not_up, when)),
+        (_not_ready(s.labels, since, devices, reasons) for s in querier.query(not_up, when)),
         key=lambda t: (t.regency, t.district, t.village, t.site),
     )
     report.election = _election(querier, when)
     return report
+
+
+def _of_devices(
+    querier: Querier, metric: str, not_up: str, when: float
+) -> dict[str, dict[str, str]]:
+    """Return the labels of `metric` for each device at fault of a TPS not up."""
+    found = querier.query(f"{metric} and on (device) {not_up}", when)
+    return {s.labels.get("device", ""): s.labels for s in found}
 
 
 def _election(querier: Querier, when: float) -> str:
@@ -130,7 +141,10 @@ def _count(report: Report, sample: Sample) -> None:
 
 
 def _not_ready(
-    labels: dict[str, str], since: dict[str, float], devices: dict[str, dict[str, str]]
+    labels: dict[str, str],
+    since: dict[str, float],
+    devices: dict[str, dict[str, str]],
+    reasons: dict[str, str],
 ) -> NotReady:
     site, device = labels.get("site", ""), labels.get("device", "")
     info = devices.get(device, {}) if device else {}
@@ -147,6 +161,7 @@ def _not_ready(
         since=since.get(site),
         device_name=info.get("name", ""),
         operator=info.get("operator", ""),
+        device_reason=reasons.get(device, "") if device else "",
     )
 
 
@@ -188,7 +203,9 @@ def incidents(report: Report) -> list[Incident]:
 def _incident(members: list[NotReady]) -> Incident:
     worst = min(members, key=lambda t: _WORST.get(t.status, 3))
     times = [t.since for t in members if t.since is not None]
-    return Incident(worst.device, worst.device_name, worst.operator, worst.status, worst.reason,
+    # The device's own reason (it does not answer ping), not its TPS's (a device upstream).
+    reason = worst.device_reason or worst.reason
+    return Incident(worst.device, worst.device_name, worst.operator, worst.status, reason,
                     min(times, default=None), tuple(members))  # fmt: skip
 
 

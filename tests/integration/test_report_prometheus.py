@@ -172,6 +172,8 @@ def test_report_equals_the_truth_now_and_at_a_past_time(
             ]
             devices = {s.device or s.site.id for s in live}
             assert f"Gangguan saat ini: {len(devices)}, {number(len(live))} TPS" in table
+            # The devices' own reasons, names and operators come from Prometheus too.
+            assert "· tidak menjawab ping" in table and " (Telkomsel) · " in table
             province = next(line for line in table.splitlines() if line.startswith("Kepulauan"))
             assert f" {number(down)} " in province
 

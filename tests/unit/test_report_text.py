@@ -29,8 +29,8 @@ def _tps(n: int, place: tuple[str, str, str], status: str, **facts: object) -> N
 def voting_morning() -> Report:
     """A BTS with 60 TPS down, one router down in Lingga, a degraded TPS and 3 blank spots."""
     not_ready = [_tps(n, TANJUNG_PINANG, "down", reason="upstream_down", device="bts-tpi-barat",
-                      device_name="BTS Tanjung Pinang Barat", operator="Telkomsel")
-                 for n in range(1, 61)]  # fmt: skip
+                      device_name="BTS Tanjung Pinang Barat", operator="Telkomsel",
+                      device_reason="timeout") for n in range(1, 61)]  # fmt: skip
     not_ready.append(_tps(7, LINGGA, "down", device="rtr-daik-7", device_name="4G router Daik 7",
                           operator="Indosat", since=DOWN_SINCE - 3 * 3600))  # fmt: skip
     not_ready.append(_tps(8, LINGGA, "degraded", reason="high_loss", device="rtr-daik-8"))
@@ -70,7 +70,7 @@ def test_table_is_indonesian_with_the_figure_first_and_outages_before_blank_spot
     assert lines[4] == ("Belum siap: 61 TPS mati di balik 2 perangkat · 3 blank spot (tanpa "
                         "perangkat penghubung) · 1 TPS terganggu (masih bisa kirim)")  # fmt: skip
     bts = "  Mati · BTS Tanjung Pinang Barat (Telkomsel) · sejak 14 Feb 04.51 WIB (12 mnt) · "
-    assert f"{bts}60 TPS · perangkat di hulunya mati" in lines
+    assert f"{bts}60 TPS · tidak menjawab ping" in lines  # the BTS's own reason, not its TPS's
     router = "  Mati · 4G router Daik 7 (Indosat) · sejak 14 Feb 01.51 WIB (3 jam 12 mnt) · 1 TPS"
     assert any(line.startswith(router) for line in lines)
     assert (
