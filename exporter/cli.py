@@ -29,10 +29,10 @@ from exporter.inventory.model import Config, Inventory
 from exporter.inventory.nodes import ConfigLoadError
 from exporter.pollers.icmp import IcmpPoller
 from exporter.pollers.icmp_socket import IcmpPermissionError, IcmpTransport, SocketMode
+from exporter.pollers.probe import probe
 from exporter.pollers.resolver import Resolver
 from exporter.pollers.snmp import SnmpPoller
 from exporter.pollers.snmp_udp import EngineClient
-from exporter.probe import probe
 from exporter.report import command as report_command
 from exporter.runtime import Exporter, Source
 

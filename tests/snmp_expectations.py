@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter.pollers.snmp import Sample
+from exporter.pollers.results import Sample
 from tests.conftest import SHARED
 from tests.fakes import parse_snmprec
 

@@ -16,12 +16,13 @@ from collections.abc import AsyncGenerator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from exporter import __version__
-from exporter.exposition import catalogue as c
-from exporter.exposition.text import escape
 from exporter.inventory.areas import INDONESIAN_ZONES, zone_abbreviation
 from exporter.inventory.model import ElectionCalendar, Inventory
+from exporter.metrics import catalogue as c
+from exporter.metrics.histogram import Histogram
+from exporter.metrics.text import escape
 from exporter.state.phase import phase_at
-from exporter.state.stats import Histogram, RuntimeStats
+from exporter.state.stats import RuntimeStats
 from exporter.state.store import REACHABLE, DeviceStatus, SiteStatus, Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -9,7 +9,7 @@ import time
 import zlib
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -21,11 +21,41 @@ from exporter.exposition.status import AreaNotFoundError, area_view, search
 from exporter.exposition.status_page import status_page
 from exporter.exposition.webconfig import WebConfig
 from exporter.inventory import areas
-from exporter.probe import probe
-from exporter.runtime import Exporter
+from exporter.inventory.model import Config, Inventory
+from exporter.pollers.icmp import IcmpPoller
+from exporter.pollers.probe import probe
+from exporter.pollers.snmp import SnmpPoller
+from exporter.state.stats import RuntimeStats
+from exporter.state.store import Store
 
 log = logging.getLogger(__name__)
-EXPORTER_KEY = web.AppKey("exporter", Exporter)
+
+
+class Served(Protocol):
+    """What the web surface needs of a running exporter (runtime.Exporter is one)."""
+
+    store: Store
+    stats: RuntimeStats
+    config: Config
+    icmp: IcmpPoller
+    snmp: SnmpPoller
+
+    @property
+    def inventory(self) -> Inventory:
+        """The inventory being polled."""
+        ...
+
+    @property
+    def ready(self) -> bool:
+        """Whether the first poll cycle is done."""
+        ...
+
+    async def reload(self, force: bool = False) -> list[str]:
+        """Load the configuration again; return the errors that refused it."""
+        ...
+
+
+EXPORTER_KEY = web.AppKey("exporter", Served)
 PROBE_SLOTS = web.AppKey("probe_slots", asyncio.Semaphore)
 PROBES_AT_ONCE = 4  # on-demand probes are for people, not for scripts sweeping the inventory
 MAX_QUERY = 100
@@ -76,7 +106,7 @@ def _page_number(text: str | None) -> int | None:
 STATUS_LIMIT = web.AppKey("status_limit", RateLimit)
 
 
-def make_app(exporter: Exporter, config: WebConfig | None = None) -> web.Application:
+def make_app(exporter: Served, config: WebConfig | None = None) -> web.Application:
     """Return the web application serving one exporter, with auth and headers if configured."""
     config = config or WebConfig()
     middlewares = [BasicAuth(config.users).middleware] if config.users else []

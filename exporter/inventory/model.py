@@ -8,8 +8,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter.exposition.catalogue import Metric
 from exporter.inventory.profiles import Profile
+from exporter.metrics.catalogue import Metric
 
 
 class DeviceKind(enum.StrEnum):

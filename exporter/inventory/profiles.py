@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter.exposition import catalogue
 from exporter.i18n import _
 from exporter.inventory.nodes import ConfigError, Node, Reader, compose_file, join, mapping_keys
+from exporter.metrics import catalogue
 
 BUILTIN = Path(__file__).with_name("builtin_profiles.yaml")
 OID = re.compile(r"[0-2](\.\d+)+")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import itertools
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 class Failure(enum.StrEnum):
@@ -63,3 +64,27 @@ class PingResult:
     def loss_ratio(self) -> float:
         """Return the share of echoes lost in this poll (1 when nothing could be sent)."""
         return 1.0 if self.sent == 0 else 1.0 - len(self.rtts) / self.sent
+
+
+class Sample(NamedTuple):
+    """One value for the exposition: metric, label text (without `device`), value."""
+
+    # A tuple of str, str, float: quick to make, and the collector stops tracking it.
+
+    metric: str
+    labels: str
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpResult:
+    """What one SNMP poll of one device brought back, including how it failed."""
+
+    samples: tuple[Sample, ...]
+    answered: bool  # at least one request got an answer
+    errors: tuple[tuple[str, int], ...] = ()  # reason -> requests that failed for it
+    failure: str | None = None  # why nothing was answered: timeout, auth, resolve_error, ...
+    detail: str = ""
+    duration: float = 0.0
+    wan_up: bool | None = None  # None when no WAN interface is marked or found
+    uptime: float | None = None

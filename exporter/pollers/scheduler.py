@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from exporter.inventory.model import Device
-from exporter.state.stats import Histogram
+from exporter.metrics.histogram import Histogram
 
 log = logging.getLogger(__name__)
 

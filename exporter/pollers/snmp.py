@@ -7,13 +7,13 @@ import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
-from exporter.exposition.text import escape
 from exporter.inventory.model import Device, SnmpAuth
 from exporter.inventory.profiles import Field, Info, Profile, Table
+from exporter.metrics.text import escape
 from exporter.pollers.resolver import ResolveError, Resolver
+from exporter.pollers.results import Sample, SnmpResult
 from exporter.pollers.snmp_client import (
     MISSING,
     SnmpAuthError,
@@ -37,30 +37,6 @@ INTERFACE_UP = "tps_interface_up"
 UPTIME = "tps_device_uptime_seconds"
 # Failures after which the rest of a poll's requests are not tried.
 _FINAL = (SnmpTimeoutError.reason, SnmpAuthError.reason, SnmpWalkTooLongError.reason)
-
-
-class Sample(NamedTuple):
-    """One value for the exposition: metric, label text (without `device`), value."""
-
-    # A tuple of str, str, float: quick to make, and the collector stops tracking it.
-
-    metric: str
-    labels: str
-    value: float
-
-
-@dataclass(frozen=True, slots=True)
-class SnmpResult:
-    """What one SNMP poll of one device brought back, including how it failed."""
-
-    samples: tuple[Sample, ...]
-    answered: bool  # at least one request got an answer
-    errors: tuple[tuple[str, int], ...] = ()  # reason -> requests that failed for it
-    failure: str | None = None  # why nothing was answered: timeout, auth, resolve_error, ...
-    detail: str = ""
-    duration: float = 0.0
-    wan_up: bool | None = None  # None when no WAN interface is marked or found
-    uptime: float | None = None
 
 
 class SnmpPoller:

@@ -2,46 +2,17 @@
 
 from __future__ import annotations
 
-import bisect
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from exporter.metrics.histogram import Histogram
+
 # From 1 ms (loopback) through 600 ms (a satellite hop) to a minute (a stuck cycle).
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 LAG_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60)
 LOOP_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
-
-
-class Histogram:
-    """Cumulative-bucket histogram with no locking: it is only touched on the event loop."""
-
-    __slots__ = ("bounds", "count", "counts", "sum")
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)
-        self.sum = 0.0
-        self.count = 0
-
-    def observe(self, value: float) -> None:
-        """Add one observation."""
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1
-        self.sum += value
-        self.count += 1
-
-    def cumulative(self) -> list[tuple[str, int]]:
-        """Return (le, cumulative count) pairs, ending with +Inf."""
-        out, running = [], 0
-        for bound, n in zip((*map(_le, self.bounds), "+Inf"), self.counts, strict=True):
-            running += n
-            out.append((bound, running))
-        return out
-
-
-def _le(bound: float) -> str:
-    return repr(float(bound))
 
 
 _NONE_DISCARDED = {"malformed": 0, "unmatched": 0, "unsolicited": 0}

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from exporter.inventory.model import Check, Device, Inventory, Site
-from exporter.pollers.results import Failure, PingResult
-from exporter.pollers.snmp import SnmpResult
+from exporter.pollers.results import Failure, PingResult, SnmpResult
 
 
 class DeviceStatus(enum.StrEnum):

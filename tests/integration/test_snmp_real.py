@@ -32,7 +32,8 @@ from exporter.inventory.model import (
 )
 from exporter.inventory.profiles import load_profiles
 from exporter.pollers.resolver import Resolver
-from exporter.pollers.snmp import SnmpPoller, SnmpResult
+from exporter.pollers.results import SnmpResult
+from exporter.pollers.snmp import SnmpPoller
 from exporter.pollers.snmp_ber import peek_request_id
 from exporter.pollers.snmp_client import MISSING, SnmpTarget, SnmpType, VarBind
 from exporter.pollers.snmp_pysnmp import PysnmpClient

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.exposition import catalogue
-from exporter.exposition.names import unknown_metrics
 from exporter.exposition.render import render
-from exporter.exposition.text import escape
 from exporter.inventory.load import load
+from exporter.metrics import catalogue
+from exporter.metrics.names import unknown_metrics
+from exporter.metrics.text import escape
 from exporter.pollers.results import Failure
 from exporter.state.stats import RuntimeStats
 from exporter.state.store import Store

@@ -11,7 +11,8 @@ import pytest
 from exporter.inventory.model import Secret, SnmpAuth, SnmpSettings, SnmpVersion
 from exporter.inventory.profiles import load_profiles
 from exporter.pollers.resolver import Resolver
-from exporter.pollers.snmp import SnmpPoller, SnmpResult
+from exporter.pollers.results import SnmpResult
+from exporter.pollers.snmp import SnmpPoller
 from exporter.pollers.snmp_ber import BerError, decode_response, oid_after, oid_text
 from exporter.pollers.snmp_client import (
     SnmpBadResponseError,

@@ -15,11 +15,11 @@ import pytest
 
 from exporter.inventory.load import load
 from exporter.inventory.model import AddressFamily, Device
+from exporter.metrics.histogram import Histogram
 from exporter.pollers.icmp import IcmpPoller
 from exporter.pollers.resolver import ResolveError, Resolver
 from exporter.pollers.results import Failure
 from exporter.pollers.scheduler import Scheduler, phase
-from exporter.state.stats import Histogram
 from tests.conftest import device_yaml
 from tests.fakes import FakeTransport
 from tests.virtual_time import run_virtual

@@ -21,7 +21,8 @@ from exporter.inventory.model import (
 )
 from exporter.inventory.profiles import load_profiles
 from exporter.pollers.resolver import Resolver
-from exporter.pollers.snmp import SnmpPoller, SnmpResult, map_profile
+from exporter.pollers.results import SnmpResult
+from exporter.pollers.snmp import SnmpPoller, map_profile
 from exporter.pollers.snmp_client import SnmpType, VarBind
 from tests import snmp_expectations as ex
 from tests.conftest import require

@@ -9,7 +9,7 @@ import pytest
 from exporter.exposition.render import render
 from exporter.inventory.load import load
 from exporter.inventory.model import Inventory
-from exporter.pollers.snmp import Sample, SnmpResult
+from exporter.pollers.results import Sample, SnmpResult
 from exporter.state.stats import RuntimeStats
 from exporter.state.store import DeviceStatus, SiteStatus, Store
 from tests.conftest import site_yaml

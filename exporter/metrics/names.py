@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from exporter.exposition.catalogue import NAMESPACE, series_names
+from exporter.metrics.catalogue import NAMESPACE, series_names
 
 _NAME = re.compile(rf"\b{NAMESPACE}_[a-z0-9_]+\b")
 # Recording rules are named level:metric:operations; their outputs are not exporter metrics.

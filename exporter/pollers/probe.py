@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from exporter.inventory.model import Check, Device
 from exporter.pollers.icmp import IcmpPoller
-from exporter.pollers.results import PingResult
-from exporter.pollers.snmp import SnmpPoller, SnmpResult
+from exporter.pollers.results import PingResult, SnmpResult
+from exporter.pollers.snmp import SnmpPoller
 
 
 @dataclass(frozen=True, slots=True)
