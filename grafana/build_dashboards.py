@@ -9,18 +9,34 @@ Usage: python grafana/build_dashboards.py
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+from exporter.inventory.model import IcmpSettings
+
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 OUT = Path(__file__).resolve().parent / "dashboards"
-# Alert thresholds (alerts/tps-rules.yml and the exporter's adequacy defaults).
-READINESS_TARGET = 0.95
-MAX_LOSS = 0.1
-MAX_RTT = 1.0
-WEAK_RSRP = -110
-LOW_RUNTIME = 900
-LOW_CHARGE = 0.3
+RULES = Path(__file__).resolve().parent.parent / "alerts" / "tps-rules.yml"
+
+
+def rule_threshold(series: str) -> float:
+    """Return the number an alert rule compares `series` with (`series < 0.95`), so a panel's
+    red line is where the alert fires, never a copy that drifts from it."""
+    found = re.search(re.escape(series) + r"\s*<\s*(-?[0-9.]+)", RULES.read_text("utf-8"))
+    if found is None:
+        raise SystemExit(f"{RULES}: no rule compares {series} with a number")
+    value = float(found[1])
+    return int(value) if value.is_integer() else value
+
+
+# Thresholds: the alerts' (alerts/tps-rules.yml) and the exporter's adequacy defaults.
+READINESS_TARGET = rule_threshold("regency:tps_readiness:ratio")
+WEAK_RSRP = rule_threshold("tps_radio_rsrp_dbm")
+LOW_RUNTIME = rule_threshold("tps_ups_battery_runtime_seconds")
+LOW_CHARGE = rule_threshold("tps_ups_battery_charge_ratio")
+MAX_LOSS = IcmpSettings().max_loss_ratio
+MAX_RTT = IcmpSettings().max_rtt
 
 Json = dict[str, Any]
 

@@ -9,6 +9,7 @@ import re
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from exporter import __version__
 from exporter.exposition import web
 from exporter.exposition.status import (
     MATCHES_SHOWN,
@@ -187,7 +188,7 @@ def test_status_json_takes_only_area_and_a_short_query() -> None:
                 assert response.status == status, params
                 assert says in await response.text()
             page = await (await client.get("/")).text()
-            assert 'fetch("status.json?"' in page and "tps-exporter 0.1.0" in page
+            assert 'fetch("status.json?"' in page and f"tps-exporter {__version__}" in page
             assert '<html lang="id">' in page and "<h1>Status TPS</h1>" in page
             assert "{{" not in page and "__" not in page.replace("__proto__", "")
             english = await (await client.get("/", params={"lang": "en"})).text()
