@@ -267,7 +267,10 @@ def report(result: dict[str, object]) -> str:
         if not isinstance(f, dict) or "incidents" not in f:
             continue
         n, r = f["notify_s"], f["resolve_s"]
-        show = lambda s: f"{s.get('p50', '-')} / {s.get('p95', '-')} / {s.get('max', '-')} s"  # noqa: E731
+
+        def show(s: dict[str, object]) -> str:
+            return f"{s.get('p50', '-')} / {s.get('p95', '-')} / {s.get('max', '-')} s"
+
         lines.append(f"{kind:<14}{f['incidents']:>3}  {show(n):>31}  {show(r):>31}  "
                      f"{f['messages_per_incident_max']:>8}")  # fmt: skip
     allstats = result["all"]["notify_s"]  # type: ignore[index]
@@ -324,7 +327,7 @@ def main() -> int:
 
 def _samples(done: list[Incident], telegram: TelegramStandIn) -> dict[str, str]:
     """The first firing and PULIH message of each kind, as the phone shows them."""
-    out = {}
+    out: dict[str, str] = {}
     for incident in done:
         for m in telegram.sent(incident.started):
             if incident.about(m):
@@ -337,7 +340,7 @@ def _wait_all_up(prom: Prometheus, count: int) -> None:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         result = prom.query('count(tps_site_status{status="up"})')
-        if result and int(float(result[0]["value"][1])) == count:  # type: ignore[index]
+        if result and int(float(result[0]["value"][1])) == count:
             time.sleep(20)  # past the first evaluations and Alertmanager's first flush
             return
         time.sleep(1)

@@ -344,7 +344,7 @@ def snmp_exporter_run(  # noqa: PLR0917
         cpu1 - cpu0,
         varbinds_each * len(targets),
         "varbind",
-        {"requests": len(targets), "failed": failed}
+        dict[str, object](requests=len(targets), failed=failed)
         | ({"devices": len(targets)} if module == "router10" else {}),
     )
 

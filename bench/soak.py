@@ -146,7 +146,9 @@ class Soak:
     def __init__(self, lab: Lab, url: str, rng: random.Random) -> None:
         self.lab, self.url, self.rng = lab, url, rng
         self.truth = Truth()
-        self.targets = {_tps(s, n): (s, a) for s in lab.sites for n, a in enumerate(s.devices)}
+        self.targets: dict[str, tuple[Site, str | None]] = {
+            _tps(s, n): (s, a) for s in lab.sites for n, a in enumerate(s.devices)
+        }
         self.targets |= {_tps(s, None): (s, None) for s in lab.sites}
         self.last_agreed: dict[str, float] = {}
         self.worst: dict[str, float] = dict.fromkeys(ALLOWED, 0.0)

@@ -212,8 +212,11 @@ def _start_agent(site: Site) -> subprocess.Popen[bytes]:
         log.close()
 
 
-def wait_for_agent(site: Site, seconds: float = 30) -> None:
-    """Block until the site's agent answers through its link, or raise after `seconds`."""
+def wait_for_agent(site: Site, seconds: float = 90) -> None:
+    """Block until the site's agent answers through its link, or raise after `seconds`.
+
+    Generous: on a loaded machine snmpsim takes tens of seconds to load its recordings.
+    """
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         wait = f"{0.5 + 2 * site.profile.delay}"

@@ -164,7 +164,7 @@ def _regency(p: Province, regency: Area) -> list[str]:
                                    name=f"VSAT backhaul {district.name}"))  # fmt: skip
         operator = "BAKTI" if remote else URBAN_OPERATORS[d_index % len(URBAN_OPERATORS)]
         devices.append(_device(bts, "bts", operator, p.addresses.take("bts"),
-                               name=f"BTS {district.name}", parent=parent))  # fmt: skip
+                               name=f"BTS {district.name}", parent=parent or ""))  # fmt: skip
         lat0, lon0 = points[d_index % len(points)]
         for village in p.villages[district.code]:
             links = []

@@ -116,7 +116,8 @@ def expectations(name: str) -> list[Expect]:
     out = _scalar(rec, "tps_device_uptime_seconds", "1.3.6.1.2.1.1.3.0", lambda v: v / 100)
     if "interfaces" in PROFILES[name]:
         out += _interfaces(rec)
-    out += _VENDOR.get(name, lambda _r: [])(rec)
+    vendor = _VENDOR.get(name)
+    out += vendor(rec) if vendor is not None else []
     return out
 
 

@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -88,7 +89,7 @@ class Webhook:
     """A webhook receiver on loopback that records every notification."""
 
     def __init__(self) -> None:
-        self.received: list[dict[str, object]] = []
+        self.received: list[dict[str, Any]] = []
         received = self.received
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -187,7 +188,7 @@ class Alertmanager(_Server):
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
 
-    def alerts(self) -> list[dict[str, object]]:
+    def alerts(self) -> list[dict[str, Any]]:
         status, body = get(f"{self.url}/api/v2/alerts")
         assert status == 200
         return list(json.loads(body))
@@ -222,7 +223,7 @@ class Prometheus(_Server):
             "prometheus", config, workdir, "prometheus", flags, ready_headers=ready_headers
         )
 
-    def query(self, promql: str) -> list[dict[str, object]]:
+    def query(self, promql: str) -> list[dict[str, Any]]:
         """Return the result of an instant query."""
         status, body = get(f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
         assert status == 200, body

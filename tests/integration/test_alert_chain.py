@@ -12,10 +12,12 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from lab.local import free_port
 from lab.netns import LabHost, lab_host
 from tests.conftest import require_binary, require_root
 from tests.stack import (
@@ -25,7 +27,6 @@ from tests.stack import (
     Webhook,
     alertmanager_config_for_tests,
     exporter_process,
-    free_port,
 )
 
 FAST = "icmp: {interval: 1s, count: 2, spacing: 100ms, timeout: 300ms}\n    down_after: 2"
@@ -84,25 +85,23 @@ def wait(condition: Callable[[], bool], seconds: float) -> bool:
     return condition()
 
 
-def notifications(
-    hook: Webhook, since: float, path: str = PROVINCE_HOOK
-) -> list[dict[str, object]]:
+def notifications(hook: Webhook, since: float, path: str = PROVINCE_HOOK) -> list[dict[str, Any]]:
     """Return the webhook notifications received on a path after a moment."""
-    return [n["body"] for n in hook.received if n["at"] >= since and n["path"] == path]  # type: ignore[misc]
+    return [n["body"] for n in hook.received if n["at"] >= since and n["path"] == path]
 
 
 def first_arrival(hook: Webhook, since: float) -> float:
     """Return seconds from `since` to the first notification on the province's webhook."""
     times = [n["at"] for n in hook.received if n["at"] >= since and n["path"] == PROVINCE_HOOK]
-    return min(times) - since  # type: ignore[type-var,operator]
+    return float(min(times)) - since
 
 
-def summary(note: dict[str, object]) -> tuple[str, str, tuple[str, ...]]:
+def summary(note: dict[str, Any]) -> tuple[str, str, tuple[str, ...]]:
     """Return (status, alertname, sites or regency) of a notification."""
-    alerts = note["alerts"]  # type: ignore[index]
-    labels = [a["labels"] for a in alerts]  # type: ignore[index,union-attr]
-    where = tuple(sorted(str(lb.get("site") or lb.get("regency")) for lb in labels))  # type: ignore[union-attr]
-    return str(note["status"]), str(note["groupLabels"]["alertname"]), where  # type: ignore[index]
+    alerts = note["alerts"]
+    labels = [a["labels"] for a in alerts]
+    where = tuple(sorted(str(lb.get("site") or lb.get("regency")) for lb in labels))
+    return str(note["status"]), str(note["groupLabels"]["alertname"]), where
 
 
 @pytest.mark.timeout(300)
@@ -143,7 +142,7 @@ def _one_site(host: LabHost, hook: Webhook) -> None:
     start = time.monotonic()
     host.silence(a2)
     assert wait(lambda: bool(notifications(hook, start)), 90), "no notification for tps-a2"
-    took = notifications(hook, start) and hook.received[-1]["at"] - start  # type: ignore[operator]
+    took = notifications(hook, start) and hook.received[-1]["at"] - start
     print(
         f"\none TPS down -> notification: {took:.1f}s "
         f"(for {SHORT_FOR['TPSSiteDown']} + evaluation 1s + group_wait 1s + ICMP damping 2s)"
@@ -153,16 +152,16 @@ def _one_site(host: LabHost, hook: Webhook) -> None:
         ("firing", "TPSSiteDown", ("tps-a2",))
     ]
     firing = notifications(hook, start)[0]
-    labels = firing["alerts"][0]["labels"]  # type: ignore[index]
-    assert (labels["regency"], labels["device"], labels["reason"]) == (  # type: ignore[index]
+    labels = firing["alerts"][0]["labels"]
+    assert (labels["regency"], labels["device"], labels["reason"]) == (
         "Kota Batam",
         "rtr-a2",
         "device_down",
     )
-    assert labels["severity"] == "warning" and labels["phase"] == "none"  # type: ignore[index]
+    assert labels["severity"] == "warning" and labels["phase"] == "none"
     telegram = [n for n in hook.received if n["at"] >= start and "/telegram" in str(n["path"])]
     assert len(telegram) == 1
-    text = str(telegram[0]["body"]["text"])  # type: ignore[index]
+    text = str(telegram[0]["body"]["text"])
     assert text.startswith("🟠 PERINGATAN · TPS tidak bisa kirim hasil\n<b>TPS A2</b>\n"), text
     assert "Kepulauan Riau › Kota Batam › Distrik 21.71 › Desa 21.71" in text
     assert "Penyebab: Router TPS mati\nPerangkat: rtr-a2\n" in text
@@ -185,7 +184,7 @@ def _whole_regency(host: LabHost, hook: Webhook) -> None:
     start = time.monotonic()
     host.silence(*natuna)
     assert wait(lambda: bool(notifications(hook, start)), 90), "no notification for Natuna"
-    took = hook.received[-1]["at"] - start  # type: ignore[operator]
+    took = hook.received[-1]["at"] - start
     print(
         f"regency down -> notification: {took:.1f}s "
         f"(for {SHORT_FOR['TPSRegencyOutage']} + evaluation + group_wait + ICMP damping)"

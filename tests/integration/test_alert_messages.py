@@ -10,6 +10,7 @@ import datetime as dt
 import re
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -137,7 +138,7 @@ def test_hostile_names_cannot_break_or_overflow_a_message(
         for i in range(300)
     ]
     for alert in alerts:
-        alert["annotations"] = {k: long for k in ("summary", "since", "duration", "runbook")}  # type: ignore[index]
+        alert["annotations"] = {k: long for k in ("summary", "since", "duration", "runbook")}
     start = time.monotonic()
     am.post(alerts)
     [message] = delivered(telegram, start, "#q=rtr-hostile")
@@ -191,7 +192,7 @@ def test_a_receiver_can_have_the_same_alerts_in_english(
 
 
 def post_and_read(
-    chain: tuple[Alertmanager, TelegramStandIn], alert: dict[str, object], needle: str
+    chain: tuple[Alertmanager, TelegramStandIn], alert: dict[str, Any], needle: str
 ) -> list[str]:
     """Post one alert and return the lines of the one message about it, as the phone shows it."""
     am, telegram = chain

@@ -178,9 +178,9 @@ def test_inhibition_in_a_real_alertmanager(webhook: Webhook, tmp_path: Path) -> 
         time.sleep(1)
         state = {}
         for alert in am.alerts():
-            labels = alert["labels"]  # type: ignore[index]
-            key = (labels["alertname"], labels.get("site") or labels.get("device", ""))  # type: ignore[union-attr]
-            state[key] = alert["status"]["inhibitedBy"]  # type: ignore[index]
+            labels = alert["labels"]
+            key = (labels["alertname"], labels.get("site") or labels.get("device", ""))
+            state[key] = alert["status"]["inhibitedBy"]
     finally:
         am.stop()
     inhibited = {k for k, by in state.items() if by}
@@ -211,7 +211,7 @@ def test_device_down_inhibits_the_tps_behind_it(webhook: Webhook, tmp_path: Path
             ]
         )
         time.sleep(1)
-        by_site = {a["labels"].get("site"): a["status"]["inhibitedBy"] for a in am.alerts()}  # type: ignore[index,union-attr]
+        by_site = {a["labels"].get("site"): a["status"]["inhibitedBy"] for a in am.alerts()}
     finally:
         am.stop()
     assert by_site["p1"] and not by_site["p2"]

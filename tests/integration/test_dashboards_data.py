@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from lab.local import free_port
 from lab.netns import lab_host
 from tests import snmp_expectations as ex
 from tests.agents import snmpsim
 from tests.conftest import REPO, require, require_binary, require_root
-from tests.stack import Prometheus, exporter_process, free_port, get, prometheus_config
+from tests.stack import Prometheus, exporter_process, get, prometheus_config
 
 DASHBOARDS = sorted((REPO / "grafana" / "dashboards").glob("*.json"))
 PLACE = """\
@@ -82,7 +83,7 @@ def named_values(prom: Prometheus) -> dict[str, list[tuple[str, str]]]:
         pattern = re.compile(var["regex"].strip("/").replace("(?<", "(?P<"))
         rows = []
         for series in prom.query(widen(expr)):
-            labels = dict(series["metric"])
+            labels: dict[str, str] = dict(series["metric"])
             name = labels.pop("__name__", "")
             line = name + "{" + ", ".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
             found = pattern.search(line)

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from lab.local import free_port
 from lab.sites import sh
 from tests.conftest import REPO, require_binary, require_root
-from tests.stack import free_port, get
+from tests.stack import get
 
 
 def lines_of(process: subprocess.Popen[str]) -> queue.Queue[str]:
@@ -90,10 +91,12 @@ def demo(*args: str) -> Iterator[Demo]:
     finally:
         # As a terminal's Ctrl-C does: to the whole process group, every child included.
         os.killpg(process.pid, signal.SIGINT)
-        code = process.wait(timeout=60)
-        running.wait(r" demo stopped; everything it started is gone$", 10)
-        assert process.stdout is not None
-        process.stdout.close()
+        try:
+            code = process.wait(timeout=60)
+            running.wait(r" demo stopped; everything it started is gone$", 10)
+        finally:  # even when the demo failed: a pipe left open fails a later test's warnings
+            assert process.stdout is not None
+            process.stdout.close()
     assert code == 0, "\n".join(running.seen)
     assert not [line for line in running.seen if "Traceback" in line], "\n".join(running.seen)
 

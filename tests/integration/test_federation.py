@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lab.local import free_port
 from tests.conftest import REPO, require_binary, require_root, samples_in
-from tests.stack import Prometheus, exporter_process, free_port, get
+from tests.stack import Prometheus, exporter_process, get
 
 SHARDED = REPO / "deploy" / "sharded"
 
@@ -89,7 +90,7 @@ def test_federated_national_readiness_equals_one_exporters(tmp_path: Path) -> No
             while time.monotonic() < deadline:
                 expected = single_process_readiness(whole)
                 result = glob.query("nation:tps_readiness:ratio")
-                federated = float(result[0]["value"][1]) if result else -1.0  # type: ignore[index]
+                federated = float(result[0]["value"][1]) if result else -1.0
                 if expected > 0.9 and abs(federated - expected) < 1e-9:
                     break
                 time.sleep(1)
@@ -99,4 +100,4 @@ def test_federated_national_readiness_equals_one_exporters(tmp_path: Path) -> No
                 server.stop()
     # 3,327 TPS, 68 blank spots, every loopback device up: 3,259 of 3,327 ready.
     assert federated == pytest.approx(expected) == pytest.approx(3259 / 3327)
-    assert int(regencies[0]["value"][1]) == 7  # type: ignore[index]
+    assert int(regencies[0]["value"][1]) == 7

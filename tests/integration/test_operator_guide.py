@@ -55,7 +55,7 @@ def preflight_alerts(hook: Webhook, status: str) -> list[dict[str, object]]:
         alert
         for n in hook.received
         if n["path"] == PROVINCE_HOOK
-        for alert in n["body"]["alerts"]  # type: ignore[index]
+        for alert in n["body"]["alerts"]
         if alert["labels"]["alertname"] == "TPSPreflightTest" and alert["status"] == status
     ]
 

@@ -9,9 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+from lab.local import free_port
 from lab.netns import LabHost, lab_host
 from tests.conftest import REPO, device_yaml, require_binary, require_root, site_yaml
-from tests.stack import Prometheus, exporter_process, free_port, get, prometheus_config
+from tests.stack import Prometheus, exporter_process, get, prometheus_config
 
 FAST = "icmp: {interval: 500ms, count: 2, spacing: 20ms, timeout: 200ms}\ndown_after: 2"
 
@@ -92,20 +93,20 @@ def test_real_prometheus_scrapes_site_states(tmp_path: Path) -> None:
                 states: dict[str, str] = {}
                 while time.monotonic() < deadline:
                     result = prom.query("tps_site_status")
-                    states = {r["metric"]["site"]: r["metric"]["status"] for r in result}  # type: ignore[index]
+                    states = {r["metric"]["site"]: r["metric"]["status"] for r in result}
                     if states.get("tps-down") == "down" and states.get("tps-up") == "up":
                         break
                     time.sleep(0.5)
                 assert states == {"tps-up": "up", "tps-blank": "blank_spot", "tps-down": "down"}
-                assert prom.query('up{job="tps"}')[0]["value"][1] == "1"  # type: ignore[index]
+                assert prom.query('up{job="tps"}')[0]["value"][1] == "1"
                 joined = prom.query(
                     "sum by (regency) (tps_site_up * on (site) group_left (regency) tps_site_info)"
                 )
-                assert [(r["metric"], r["value"][1]) for r in joined] == [  # type: ignore[index]
+                assert [(r["metric"], r["value"][1]) for r in joined] == [
                     ({"regency": "Kota Batam"}, "1")
                 ]
                 down = prom.query('tps_device_status{status="down"}')
-                assert [r["metric"]["device"] for r in down] == ["rtr-silent"]  # type: ignore[index]
+                assert [r["metric"]["device"] for r in down] == ["rtr-silent"]
             finally:
                 prom.stop()
     assert os.path.exists(tmp_path / "tsdb")

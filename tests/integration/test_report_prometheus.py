@@ -29,12 +29,15 @@ from exporter.inventory.load import load
 from exporter.report.command import parse_time
 from exporter.state.stats import RuntimeStats
 from exporter.state.store import SiteStatus, Store
+from lab.local import free_port
 from tests.conftest import REPO, require_binary
 from tests.fakes import Clock, polled_store
-from tests.stack import Prometheus, free_port, prometheus_config
+from tests.stack import Prometheus, prometheus_config
 
 
-def truth(store: Store) -> tuple[dict[tuple[str, str], Counter[str]], dict[str, tuple[str, ...]]]:
+def truth(
+    store: Store,
+) -> tuple[dict[tuple[str, str], Counter[str]], dict[str, tuple[str, str, str, str]]]:
     """Return TPS counts by (regency, district) and status, and each TPS not up with its facts."""
     counts: dict[tuple[str, str], Counter[str]] = {}
     not_ready = {}
@@ -84,9 +87,7 @@ def wait_until(prom: Prometheus, store: Store, seconds: float = 60) -> None:
             total
             and shown
             and int(float(total[0]["value"][1])) == len(store.sites)
-            and (
-                int(float(shown[0]["value"][1])) == down  # type: ignore[index]
-            )
+            and (int(float(shown[0]["value"][1])) == down)
         ):
             return
         time.sleep(0.5)

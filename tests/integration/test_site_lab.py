@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.local import free_port
 from lab.sites import COMMUNITY, Lab, sh, site_lab
 from tests.conftest import (
     SHARED,
@@ -26,7 +27,7 @@ from tests.conftest import (
     samples_in,
     site_yaml,
 )
-from tests.stack import exporter_process, free_port, get
+from tests.stack import exporter_process, get
 
 INTERVAL, TIMEOUT, DOWN_AFTER = 0.5, 0.3, 3
 SNMP_INTERVAL = 1.0
@@ -171,6 +172,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         wrap = ["unshare", "--mount", "--propagation", "private", "sh", "-c", mounts, "sh"]
         port = free_port()
         log = work / "exporter.log"
+        rig: Rig  # made below, with start(); start() runs only after that
 
         def start() -> subprocess.Popen[bytes]:
             running = exporter_process(

@@ -39,11 +39,12 @@ from exporter.pollers.snmp_client import MISSING, SnmpTarget, SnmpType, VarBind
 from exporter.pollers.snmp_pysnmp import PysnmpClient
 from exporter.pollers.snmp_udp import EngineClient
 from exporter.pollers.sockets import BUFFER_BYTES
+from lab.local import free_port
 from tests import snmp_expectations as ex
 from tests.agents import SNMPD_COMMUNITY, SNMPD_USERS, Agent, snmpd, snmpsim
 from tests.conftest import require, require_binary
 from tests.fakes import parse_snmprec, pysnmp_response
-from tests.stack import exporter_process, free_port, get
+from tests.stack import exporter_process, get
 
 PROFILES = load_profiles([], []).profiles
 
@@ -290,7 +291,8 @@ def test_the_snmp_socket_gets_a_large_receive_buffer(agent: Agent, engine: type)
             auth = SnmpAuth("lab", SnmpVersion.V2C, community=Secret(SNMPD_COMMUNITY))
             poller = SnmpPoller(client, Resolver(60, 1), {"lab": auth}, PROFILES)
             await poller.poll(device("snmpd", agent.port, "lab", ("system",)))
-            return client.receive_buffer_bytes()
+            size: int | None = client.receive_buffer_bytes()
+            return size
         finally:
             client.close()
 

@@ -13,9 +13,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from lab.local import free_port
 from lab.netns import lab_host
 from tests.conftest import device_yaml, require_binary, require_root, site_yaml
-from tests.stack import exporter_process, free_port, get
+from tests.stack import exporter_process, get
 
 FAST = "icmp: {interval: 500ms, count: 2, spacing: 20ms, timeout: 200ms}\ndown_after: 2"
 KAWAL = """\

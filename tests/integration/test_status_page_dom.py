@@ -18,10 +18,10 @@ from aiohttp.test_utils import TestServer
 from exporter.exposition.web import make_app
 from exporter.i18n import number
 from exporter.runtime import Exporter, Source
+from lab.local import free_port
 from tests.browser import DESKTOP, PHONE, Page, chromium
 from tests.conftest import REPO
 from tests.fakes import Clock, FakeSnmpClient, FakeTransport, polled_store
-from tests.stack import free_port
 
 ARTIFACTS = REPO / "artifacts"
 BTS = "bts-21.71.03"  # BTS Sekupang, XL Axiata: 105 TPS of Kota Batam behind it

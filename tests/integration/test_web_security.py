@@ -12,8 +12,9 @@ from pathlib import Path
 import bcrypt
 import pytest
 
+from lab.local import free_port
 from tests.conftest import require_root
-from tests.stack import Prometheus, exporter_process, free_port, get
+from tests.stack import Prometheus, exporter_process, get
 from tests.tls import make_certificates
 
 USER, PASSWORD = "noc-kepri", "s3cret-for-tps-2029"
@@ -99,7 +100,7 @@ def test_tls_and_basic_auth_with_real_clients_and_prometheus(tmp_path: Path) -> 
             deadline = time.monotonic() + 30
             ups: dict[str, str] = {}
             while time.monotonic() < deadline and len(ups) < 2:
-                ups = {r["metric"]["job"]: r["value"][1] for r in prom.query("up")}  # type: ignore[index]
+                ups = {r["metric"]["job"]: r["value"][1] for r in prom.query("up")}
                 time.sleep(0.5)
             assert ups == {"tps": "1", "intruder": "0"}
             assert prom.query('tps_device_up{job="tps",device="rtr-lo"}')
@@ -143,7 +144,10 @@ def test_hostile_http_gets_status_codes_and_scrapes_go_on(tmp_path: Path) -> Non
     )
     port = free_port()
     with exporter_process(targets, port, tmp_path / "exporter.log") as process:
-        ask = lambda data: status_of(raw_request(port, data))  # noqa: E731
+
+        def ask(data: bytes) -> int:
+            return status_of(raw_request(port, data))
+
         assert ask(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n") == 404
         assert ask(b"DELETE /metrics HTTP/1.1\r\nHost: x\r\n\r\n") == 405
         assert ask(b"GET /-/reload HTTP/1.1\r\nHost: x\r\n\r\n") == 405

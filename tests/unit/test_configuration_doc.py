@@ -186,7 +186,7 @@ def seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Seen]:
     def watched(
         self: Reader, node: Node, path: str, allowed: object, required: object = ()
     ) -> object:
-        allowed = tuple(allowed)  # type: ignore[call-overload]
+        allowed = tuple(allowed)  # type: ignore[arg-type]
         caller = sys._getframe(1)
         records.append(Seen(caller.f_code.co_filename, caller.f_lineno, path, allowed))
         return original(self, node, path, allowed, required)  # type: ignore[arg-type]
@@ -231,7 +231,7 @@ def documented() -> dict[str, str]:
 
 def accepted_keys(seen: list[Seen]) -> set[str]:
     """Return every key path the loaders accepted while reading the full fixture."""
-    keys = set()
+    keys: set[str] = set()
     for path, record in normalize(seen, call_sites()):
         keys.update(canonical(f"{path}.{key}" if path else key) for key in record.allowed)
     return keys

@@ -29,7 +29,8 @@ class VirtualBcrypt:
     """bcrypt whose cost is virtual time; it records how many checks ever ran at once."""
 
     def __init__(self) -> None:
-        self.now, self.running, self.most, self.order = 0.0, 0, 0, []
+        self.now, self.running, self.most = 0.0, 0, 0
+        self.order: list[str] = []
         self._lock = threading.Lock()
 
     def clock(self) -> float:

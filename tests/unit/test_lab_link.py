@@ -23,8 +23,8 @@ def test_an_echo_request_becomes_a_reply_with_a_valid_checksum() -> None:
 
 
 def test_every_damage_mode_breaks_a_reply_the_way_it_says() -> None:
-    good = pysnmp_response([], request_id=41, version=1, community="tps-lab")
-    older = pysnmp_response([], request_id=40, version=1, community="tps-lab")
+    good = pysnmp_response([], request_id=41, version=1, community=b"tps-lab")
+    older = pysnmp_response([], request_id=40, version=1, community=b"tps-lab")
     assert decode_response(good).request_id == 41
     for mode in ("malformed", "truncated", "oversized"):
         with pytest.raises(BerError):
