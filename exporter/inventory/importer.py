@@ -223,6 +223,7 @@ class Import:
         number = attempt(lambda: _tps_number(row.get("tps_number")))
         coordinates = attempt(lambda: _coordinates(row.get("latitude"), row.get("longitude")))
         attempt(lambda: _row_address(row))
+        attempt(lambda: _row_kind(row))
         if problems or resolved is None or number is None or coordinates is None:
             raise RowError("; ".join(problems))
         latitude, longitude = coordinates

@@ -137,13 +137,14 @@ def test_every_problem_of_a_row_is_said_at_once_in_words(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = [*ROWS[:1], ["2", "KALSEL", "Kab. Banjar", "Kec. Gambut", "Ds. Gambut", "x", "114,6",
-                       "-3,4", "127.20.0.999", "Mikrotik", "", ""]]  # fmt: skip
+                       "-3,4", "127.20.0.999", "Mesin fotokopi", "", ""]]  # fmt: skip
     sheet = diskominfo_sheet(tmp_path / "tps.xlsx", bad)
     assert main(["import", str(sheet), "--areas", str(AREAS), "--out", str(tmp_path / "t")]) == 1
     err = capsys.readouterr().err
     assert (f"baris tidak dipakai: {sheet} [Data TPS]:7: nomor TPS 'x' bukan angka 1 sampai 9999; "
             "lat 114,6 dan lon -3,4 tampaknya tertukar; alamat perangkat '127.20.0.999' bukan "
-            "alamat IPv4, IPv6 atau nama host") in err  # fmt: skip
+            "alamat IPv4, IPv6 atau nama host; jenis perangkat 'Mesin fotokopi' bukan salah satu "
+            "dari router, bts, vsat, radio, ups, other") in err  # fmt: skip
     assert "tidak ada yang ditulis: 1 baris tidak bisa dipakai" in err
     assert not (tmp_path / "t").exists() or not list((tmp_path / "t").rglob("*.yaml"))
 
