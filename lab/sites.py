@@ -325,6 +325,17 @@ def free_network(prefix: int) -> ipaddress.IPv4Network:
     raise RuntimeError(f"no free /{prefix} left in {BENCHMARK_NET}: is another lab running?")
 
 
+def _free_tag() -> str:
+    """Return a tag for a new lab's names: this process's (tests find a lab by its pid), and a
+    digit no namespace on the machine has yet, so two labs of one process never share names."""
+    mine = f"{os.getpid() % 1000:03d}"
+    taken = sh("ip", "netns", "list", check=False).stdout
+    digits = [d for d in "0123456789" if f"tpsl{mine}{d}s" not in taken]
+    if not digits:
+        raise RuntimeError(f"ten labs of process {os.getpid()} are running already")
+    return mine + random.choice(digits)
+
+
 @contextmanager
 def site_lab(
     count: int,
@@ -336,7 +347,7 @@ def site_lab(
     recording's path for snmpsim, or None), and remove them all when the block ends."""
     if os.geteuid() != 0:
         raise PermissionError("the site lab needs root (network namespaces, nftables)")
-    tag = f"{os.getpid() % 1000:03d}{random.randrange(10)}"  # tests find a lab by its pid
+    tag = _free_tag()
     network = free_network(lab_prefix(count, devices_per_site))
     sites = _plan(count, devices_per_site, tag, network)
     work = Path(tempfile.mkdtemp(prefix="tps-lab-"))

@@ -193,6 +193,7 @@ def test_a_second_lab_takes_another_range_and_no_probe_of_a_lab_leaves_the_machi
 ) -> None:
     with site_lab(1, agents=[None]) as other:
         assert not other.network.overlaps(rig.lab.network)
+        assert other[0].namespace != rig.lab[0].namespace  # one process, two labs, two names
         for lab in (rig.lab, other):
             assert ipaddress.ip_address(lab[0].address) in lab.network
             # An address of the range that no site holds, as a site's whose link is gone: a
