@@ -32,7 +32,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bench.run import REPO, Row, addresses, http_get, inventory_yaml, process_cpu
+from bench.common import REPO, Row, addresses, http_get, inventory_yaml, process_cpu
 from lab.local import free_port, wait_ready
 
 FILE_LIMIT = 1024
@@ -224,7 +224,7 @@ def main() -> int:
     import argparse  # noqa: PLC0415
     import tempfile  # noqa: PLC0415
 
-    from bench.run import table  # noqa: PLC0415
+    from bench.common import table  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20,000 TPS instead of 100,000")

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.run import addresses, inventory_yaml, process_rss
+from bench.common import addresses, inventory_yaml, process_rss
 from exporter.pollers.icmp_socket import IcmpTransport
 from exporter.pollers.snmp_udp import EngineClient
 from exporter.runtime import Exporter, Source, release_memory

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.run import (
+from bench.common import (
     REPO,
     Row,
     http_get,

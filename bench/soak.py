@@ -26,7 +26,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.run import (
+from bench.common import (
     REPO,
     Row,
     buckets,
