@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(given: list[str]) -> int:
+    """Run the command line `given`, in the language already chosen."""
     args = build_parser().parse_args(given)
     logs.setup(args.log_level, args.log_format)
     source = _source(args)
