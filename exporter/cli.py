@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import difflib
 import logging
 import os
 import signal
@@ -26,7 +25,7 @@ from exporter.exposition.webconfig import WebConfig, load_web_config, server_con
 from exporter.i18n import N_, _, n_
 from exporter.inventory.importer import run_import
 from exporter.inventory.model import Config, Inventory
-from exporter.inventory.nodes import ConfigLoadError
+from exporter.inventory.nodes import ConfigLoadError, did_you_mean
 from exporter.pollers.icmp import IcmpPoller
 from exporter.pollers.icmp_socket import IcmpPermissionError, IcmpTransport, SocketMode
 from exporter.pollers.probe import probe
@@ -275,9 +274,7 @@ async def _probe(source: Source, device_id: str, mode: SocketMode) -> int:
     config, inventory = loaded
     device = inventory.devices.get(device_id)
     if device is None:
-        close = difflib.get_close_matches(device_id, list(inventory.devices), n=3, cutoff=0.6)
-        hint = (" " + _("(did you mean {ids}?)").format(ids=", ".join(map(repr, close)))
-                if close else "")  # fmt: skip
+        hint = did_you_mean(device_id, list(inventory.devices), cutoff=0.6, n=3)
         print(_("no device {id!r} in the inventory").format(id=device_id) + hint,
               file=sys.stderr)  # fmt: skip
         return EXIT_USAGE

@@ -16,7 +16,8 @@ from collections.abc import AsyncGenerator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from exporter import __version__
-from exporter.inventory.areas import INDONESIAN_ZONES, zone_abbreviation
+from exporter.i18n import zone_name
+from exporter.inventory.areas import INDONESIAN_ZONES
 from exporter.inventory.model import ElectionCalendar, Inventory
 from exporter.metrics import catalogue as c
 from exporter.metrics.histogram import Histogram
@@ -88,7 +89,7 @@ def _static(inventory: Inventory) -> _Static:
             ("regency", p.regency.name), ("regency_code", p.regency.code),
             ("district", p.district.name), ("district_code", p.district.code),
             ("village", p.village.name), ("village_code", p.village.code),
-            ("timezone", site.timezone), ("zone", zone_abbreviation(site.timezone)),
+            ("timezone", site.timezone), ("zone", zone_name(site.timezone)),
             ("latitude", "" if site.latitude is None else site.latitude),
             ("longitude", "" if site.longitude is None else site.longitude),
         ))  # fmt: skip
@@ -281,7 +282,7 @@ def _election(
     for zone in _static(store.inventory).zones:
         p = phase_at(calendar, now, zone)
         labels = (
-            f'timezone="{zone}",zone="{zone_abbreviation(zone)}",phase="{p.phase}",'
+            f'timezone="{zone}",zone="{zone_name(zone)}",phase="{p.phase}",'
             f'election="{escape(p.election)}",rehearsal="{str(p.rehearsal).lower()}"'
         )
         rows.append((labels, 1))

@@ -354,5 +354,5 @@ def _phases(calendar: ElectionCalendar, zones: set[str], now: dt.datetime) -> di
     phases = {}
     for zone in sorted(zones):
         phase = phase_at(calendar, now, zone).phase.value
-        phases[areas.zone_abbreviation(zone)] = _(PHASES[phase]) if phase in PHASES else phase
+        phases[i18n.zone_name(zone)] = _(PHASES[phase]) if phase in PHASES else phase
     return phases

@@ -16,11 +16,10 @@ import re
 from pathlib import Path
 
 from exporter import i18n
-from exporter.i18n import N_, _
+from exporter.i18n import N_, PAGE_TEXT, _, page_message
 
 REFRESH_SECONDS = 15
 PAGE = Path(__file__).with_name("status.html")
-_MARKER = re.compile(r"\{\{(.+?)\}\}", re.S)
 # Words the script writes itself (the rest of its text comes formatted in status.json).
 SCRIPT_TEXTS = {
     "updated": N_("updated {time}"),
@@ -43,15 +42,14 @@ OTHER_LANGUAGE = {"id": ("en", "English"), "en": ("id", "Bahasa Indonesia")}
 
 def _translate(marker: re.Match[str]) -> str:
     """Return a page marker's text in the language in use, escaped for HTML."""
-    message = " ".join(marker.group(1).split())
-    return html.escape(_(message))
+    return html.escape(_(page_message(marker)))
 
 
 @functools.cache
 def status_page(version: str, lang: str = i18n.DEFAULT) -> str:
     """Return the page in `lang`, with the exporter's version and refresh period filled in."""
     with i18n.language(lang):
-        text = _MARKER.sub(_translate, PAGE.read_text(encoding="utf-8"))
+        text = PAGE_TEXT.sub(_translate, PAGE.read_text(encoding="utf-8"))
         texts = {key: _(value) for key, value in SCRIPT_TEXTS.items()}
     other, other_name = OTHER_LANGUAGE[i18n.choose(lang)]
     # In a <script>, "</" could end it: JSON's \u003c keeps it inside.

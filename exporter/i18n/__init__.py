@@ -17,6 +17,7 @@ import functools
 import gettext
 import io
 import os
+import re
 import zoneinfo
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,8 +28,14 @@ from babel.messages import mofile, pofile
 LANGUAGES = ("id", "en")
 DEFAULT = "id"
 CATALOGUES = Path(__file__).parent
+# The one table of zone names: labels (`zone="WIB"`), pages and reports all read it. West and
+# Central Kalimantan keep WIB on their own IANA zone, Asia/Pontianak.
 ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA",
               "Asia/Jayapura": "WIT"}  # fmt: skip
+
+# A page's own words are written `{{ English }}` in its HTML: found here, translated where the
+# page is served, gathered into the catalogue by i18n/catalogue.py.
+PAGE_TEXT = re.compile(r"\{\{(.+?)\}\}", re.S)
 
 _language: contextvars.ContextVar[str] = contextvars.ContextVar("language", default=DEFAULT)
 
@@ -156,6 +163,12 @@ def duration(seconds: float) -> str:
     if hours:
         return _("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
     return _("{minutes} min").format(minutes=minutes)
+
+
+def page_message(marker: re.Match[str]) -> str:
+    """Return the message of a page's `{{ ... }}` marker, its line breaks and runs of spaces
+    made one space (as the catalogue holds it)."""
+    return " ".join(marker.group(1).split())
 
 
 def N_(message: str) -> str:  # noqa: N802 (gettext's name for it)

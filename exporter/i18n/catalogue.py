@@ -6,7 +6,6 @@ used; tests/unit/test_i18n.py fails while any message lacks its Indonesian.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +14,9 @@ from babel.messages import pofile
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_python
 
+from exporter.i18n import PAGE_TEXT, page_message
+
 PACKAGE = Path(__file__).parent.parent
-PAGE_TEXT = re.compile(r"\{\{(.+?)\}\}", re.S)
 KEYWORDS = {"_": None, "N_": None, "n_": (1, 2)}
 
 
@@ -35,7 +35,7 @@ def messages() -> Iterator[tuple[str | tuple[str, str], str]]:
         text = path.read_text(encoding="utf-8")
         for match in PAGE_TEXT.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
-            yield " ".join(match.group(1).split()), f"{path.relative_to(PACKAGE.parent)}:{line}"
+            yield page_message(match), f"{path.relative_to(PACKAGE.parent)}:{line}"
 
 
 def load(path: Path) -> Catalog:

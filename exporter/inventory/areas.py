@@ -125,8 +125,3 @@ def normalize_timezone(name: str) -> str | None:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return None
     return name
-
-
-def zone_abbreviation(iana: str) -> str:
-    """Return WIB, WITA or WIT for an Indonesian zone, else the IANA name itself."""
-    return {WIB: "WIB", _PONTIANAK: "WIB", WITA: "WITA", WIT: "WIT"}.get(iana, iana)

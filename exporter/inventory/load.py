@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import ipaddress
 import os
 import re
@@ -30,7 +29,15 @@ from exporter.inventory.model import (
     Site,
     StateSettings,
 )
-from exporter.inventory.nodes import ConfigError, ConfigLoadError, Node, Reader, compose_file, join
+from exporter.inventory.nodes import (
+    ConfigError,
+    ConfigLoadError,
+    Node,
+    Reader,
+    compose_file,
+    did_you_mean,
+    join,
+)
 from exporter.inventory.profiles import Profiles
 from exporter.inventory.snmp_config import SnmpSection, read_device_block, read_section
 
@@ -651,8 +658,7 @@ def _check_references(merge: _Merge) -> None:
     for n, ref in enumerate(unknown):
         # Device ids are typed by hand like keys are: say which one was meant (for the first
         # few: each look is a pass over every id, and a national file may have 800,000).
-        close = difflib.get_close_matches(ref.target, declared, n=1, cutoff=0.8) if n < 20 else []
-        hint = " " + _("(did you mean {key!r}?)").format(key=close[0]) if close else ""
+        hint = did_you_mean(ref.target, declared, cutoff=0.8) if n < 20 else ""
         message = _("unknown device {id!r}").format(id=ref.target) + hint
         merge.errors.append(dataclasses.replace(ref.where, message=message))
     for cycle in _parent_cycles(merge.devices):

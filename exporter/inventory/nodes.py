@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -474,7 +474,15 @@ def _shown(text: str) -> str:
     )
 
 
+def did_you_mean(word: str, known: Sequence[str], *, cutoff: float = 0.75, n: int = 1) -> str:
+    """Return ` (did you mean 'x'?)` naming the closest of `known`, or "" when none is close:
+    for keys, device ids in the inventory and on the command line alike."""
+    close = difflib.get_close_matches(word, known, n=n, cutoff=cutoff)
+    if not close:
+        return ""
+    return " " + _("(did you mean {ids}?)").format(ids=", ".join(map(repr, close)))
+
+
 def _unknown_key(key: str, allowed: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.75)
-    hint = " " + _("(did you mean {key!r}?)").format(key=close[0]) if close else ""
+    hint = did_you_mean(key, allowed)
     return _("unknown key{hint}; allowed: {allowed}").format(hint=hint, allowed=", ".join(allowed))

@@ -31,18 +31,15 @@ COLOURS = {"up": "#1a7f37", "degraded": "#d97706", "down": "#c62828", "blank_spo
 PLACE = " › "  # breadcrumb order: regency › district › village
 
 
-def can_send(counts: Counts) -> float | None:
-    """The share of TPS up or degraded: they can send their results."""
-    if not counts.total:
-        return None
-    return (counts.by_status["up"] + counts.by_status["degraded"]) / counts.total
+def scope_name(report: Report) -> str:
+    """Return what the report covers, as people read it: a province, or the nation."""
+    return _("Indonesia") if report.scope == "Indonesia" else report.scope
 
 
 def title(report: Report, zone: str) -> str:
     """Return the report's title line: what, where, when (in `zone`, named)."""
-    scope = _("Indonesia") if report.scope == "Indonesia" else report.scope
     return _("TPS readiness · {scope} · {at}").format(
-        scope=scope, at=when(report.at.timestamp(), zone)
+        scope=scope_name(report), at=when(report.at.timestamp(), zone)
     )
 
 
@@ -55,7 +52,7 @@ def headline(report: Report) -> str:
 
 def second_figure(report: Report) -> str:
     """Return the other figure: `bisa kirim 95,2% (normal atau terganggu)`."""
-    return _("can send {percent} (up or degraded)").format(percent=percent(can_send(report.counts)))
+    return _("can send {percent} (up or degraded)").format(percent=percent(report.counts.can_send))
 
 
 def the_rest(report: Report) -> list[str]:
@@ -155,7 +152,7 @@ def table(report: Report, zone: str, limit: int = 100) -> str:
 
 
 def _area_lines(report: Report) -> list[str]:
-    scope = _("Indonesia") if report.scope == "Indonesia" else report.scope
+    scope = scope_name(report)
     rows: list[tuple[str, ...]] = [("", *(_(h) for h in HEADINGS)),
                                    (scope, *_figures(report.counts))]  # fmt: skip
     for regency in sorted_regencies(report):
@@ -228,12 +225,12 @@ def tps_csv(report: Report, zone: str) -> str:
 
 def _figures(counts: Counts) -> tuple[str, ...]:
     return (number(counts.total), *(number(counts.by_status[s]) for s in STATUSES),
-            percent(counts.readiness), percent(can_send(counts)))  # fmt: skip
+            percent(counts.readiness), percent(counts.can_send))  # fmt: skip
 
 
 def _numbers(counts: Counts) -> list[object]:
     ready = "" if counts.readiness is None else f"{counts.readiness:.4f}"
-    send = can_send(counts)
+    send = counts.can_send
     return [counts.total, *(counts.by_status[s] for s in STATUSES), ready,
             "" if send is None else f"{send:.4f}"]  # fmt: skip
 
@@ -324,7 +321,7 @@ def _css(text: str) -> str:
 
 
 def _html_areas(report: Report) -> str:
-    scope = _("Indonesia") if report.scope == "Indonesia" else report.scope
+    scope = scope_name(report)
     rows = [_html_row(scope, report.counts, "scope")]
     for regency in sorted_regencies(report):
         rows.append(_html_row(regency.name, regency.counts, "regency"))

@@ -39,6 +39,12 @@ class Counts:
         """The share of TPS up, or None for an area without TPS."""
         return self.by_status["up"] / self.total if self.total else None
 
+    @property
+    def can_send(self) -> float | None:
+        """The share of TPS up or degraded (they can send their results), or None."""
+        up = self.by_status["up"] + self.by_status["degraded"]
+        return up / self.total if self.total else None
+
     def add(self, status: str, count: int) -> None:
         """Count `count` more TPS in `status` (an unknown status is counted as no data)."""
         key = status if status in self.by_status else "no_data"
